@@ -1,0 +1,221 @@
+//! Apple App Attest: attestation objects and assertions.
+//!
+//! The steps follow Apple's "Validating apps that connect to your server"
+//! (<https://developer.apple.com/documentation/devicecheck/validating-apps-that-connect-to-your-server>),
+//! numbered in Apple's order in [`AttestationCheck`], with two additions: the credential public
+//! key in the authenticator data must equal the certificate's key, and the CBOR input must be
+//! strict (one item, no duplicate keys, bounded size and depth, no trailing bytes).
+//!
+//! `clientDataHash` is whatever bytes the app passed to `attestKey` or `generateAssertion`.
+//! The verifier takes it as bytes of any length and leaves the convention to the caller.
+
+mod assertion;
+mod attestation;
+mod auth_data;
+
+use rustls_pki_types::TrustAnchor;
+use rustls_pki_types::{CertificateDer, pem::PemObject};
+
+pub use assertion::{
+    AssertionCheck, AssertionInput, AssertionReport, VerifiedAssertion, verify_assertion,
+    verify_assertion_report,
+};
+pub use attestation::{
+    AttestationCheck, AttestationInput, AttestationReport, VerifiedAttestation, verify_attestation,
+    verify_attestation_report,
+};
+pub use auth_data::Extensions;
+
+use crate::Error;
+
+/// Apple App Attestation Root CA, as published by Apple (provenance in `roots/README.md`).
+const APPLE_APP_ATTESTATION_ROOT_CA_PEM: &[u8] =
+    include_bytes!("roots/Apple_App_Attestation_Root_CA.pem");
+
+/// Largest attestation object accepted. Real ones are about 5 KiB, most of it the receipt.
+pub const MAX_ATTESTATION_LEN: usize = 64 * 1024;
+/// Largest assertion accepted. Real ones are about 110 bytes.
+pub const MAX_ASSERTION_LEN: usize = 4 * 1024;
+
+/// The App Attest environment a key was created in, named by the AAGUID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Environment {
+    /// Keys of apps built by Xcode for development (AAGUID `appattestdevelop`).
+    Development,
+    /// Keys of apps distributed through TestFlight, the App Store or enterprise distribution
+    /// (AAGUID `appattest` followed by seven zero bytes).
+    Production,
+}
+
+impl Environment {
+    const DEVELOPMENT_AAGUID: [u8; 16] = *b"appattestdevelop";
+    const PRODUCTION_AAGUID: [u8; 16] = *b"appattest\0\0\0\0\0\0\0";
+
+    /// Returns the lowercase name used in configuration and APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+        }
+    }
+
+    /// Parses `development` or `production`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "development" => Some(Self::Development),
+            "production" => Some(Self::Production),
+            _ => None,
+        }
+    }
+
+    fn from_aaguid(aaguid: &[u8; 16]) -> Option<Self> {
+        match *aaguid {
+            Self::DEVELOPMENT_AAGUID => Some(Self::Development),
+            Self::PRODUCTION_AAGUID => Some(Self::Production),
+            _ => None,
+        }
+    }
+}
+
+/// An Apple App ID: `TEAMID.bundle.identifier`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AppId(String);
+
+impl AppId {
+    /// Builds the App ID from a team id and a bundle id.
+    pub fn new(team_id: &str, bundle_id: &str) -> Self {
+        Self(format!("{team_id}.{bundle_id}"))
+    }
+
+    /// Parses `TEAMID.bundle.identifier`. Returns `None` when there is no dot separating a
+    /// non-empty team id from a non-empty bundle id.
+    pub fn parse(app_id: &str) -> Option<Self> {
+        let (team, bundle) = app_id.split_once('.')?;
+        (!team.is_empty() && !bundle.is_empty()).then(|| Self(app_id.to_owned()))
+    }
+
+    /// Returns the App ID as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Returns SHA-256 of the App ID, the value App Attest puts in `rpIdHash`.
+    pub fn rp_id_hash(&self) -> [u8; 32] {
+        crate::sha256(self.0.as_bytes())
+    }
+}
+
+/// The trust anchors that App Attest credential certificates must chain to.
+#[derive(Clone, Debug)]
+pub struct Roots {
+    anchors: Vec<TrustAnchor<'static>>,
+}
+
+impl Roots {
+    /// Returns the set containing only Apple's App Attestation Root CA.
+    pub fn apple() -> Self {
+        let mut roots = Self {
+            anchors: Vec::new(),
+        };
+        // The PEM file is compiled in and parsed by the crate's own tests, so this cannot fail
+        // at run time.
+        #[allow(clippy::expect_used)]
+        roots
+            .add_pem(APPLE_APP_ATTESTATION_ROOT_CA_PEM)
+            .expect("the compiled-in Apple root is valid");
+        roots
+    }
+
+    /// Returns an empty set, to which [`Roots::add_der`] or [`Roots::add_pem`] add anchors.
+    pub fn empty() -> Self {
+        Self {
+            anchors: Vec::new(),
+        }
+    }
+
+    /// Adds one DER certificate as a trust anchor.
+    pub fn add_der(&mut self, der: &[u8]) -> Result<(), Error> {
+        let certificate = CertificateDer::from_slice(der);
+        let anchor = webpki::anchor_from_trusted_cert(&certificate)
+            .map_err(|_| Error::MalformedCertificate { which: "root" })?;
+        self.anchors.push(anchor.to_owned());
+        Ok(())
+    }
+
+    /// Adds every certificate of a PEM text as a trust anchor. Returns how many were added.
+    pub fn add_pem(&mut self, pem: &[u8]) -> Result<usize, Error> {
+        let mut added = 0;
+        for certificate in CertificateDer::pem_slice_iter(pem) {
+            let certificate =
+                certificate.map_err(|_| Error::MalformedCertificate { which: "root" })?;
+            self.add_der(&certificate)?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(Error::MalformedCertificate { which: "root" });
+        }
+        Ok(added)
+    }
+
+    /// Returns how many anchors the set holds.
+    pub fn len(&self) -> usize {
+        self.anchors.len()
+    }
+
+    /// Returns whether the set holds no anchor.
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
+    }
+
+    pub(crate) fn anchors(&self) -> &[TrustAnchor<'static>] {
+        &self.anchors
+    }
+}
+
+/// The outcome of one check in a step-by-step report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// The check failed with this error.
+    Failed(Error),
+    /// The check passed.
+    Passed,
+    /// The check could not run because the evidence could not be decoded.
+    Skipped,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apple_root_loads() {
+        assert_eq!(Roots::apple().len(), 1);
+    }
+
+    #[test]
+    fn app_id_parse_requires_team_and_bundle() {
+        assert!(AppId::parse("TEAM.com.example").is_some());
+        assert!(AppId::parse("TEAM").is_none());
+        assert!(AppId::parse(".com.example").is_none());
+        assert!(AppId::parse("TEAM.").is_none());
+    }
+
+    #[test]
+    fn environment_from_aaguid() {
+        assert_eq!(
+            Environment::from_aaguid(b"appattestdevelop"),
+            Some(Environment::Development)
+        );
+        assert_eq!(
+            Environment::from_aaguid(b"appattest\0\0\0\0\0\0\0"),
+            Some(Environment::Production)
+        );
+        assert_eq!(Environment::from_aaguid(&[0u8; 16]), None);
+    }
+
+    #[test]
+    fn pem_without_certificate_rejected() {
+        let error = Roots::empty().add_pem(b"not a certificate").unwrap_err();
+        assert_eq!(error.reason(), "malformed_certificate");
+    }
+}

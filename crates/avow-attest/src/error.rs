@@ -1,0 +1,235 @@
+/// Why evidence was rejected.
+///
+/// Each variant names the check that failed. [`Error::reason`] gives a stable snake_case code
+/// for logs, metrics and API responses. Context fields never carry secret material.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is larger than the verifier accepts.
+    #[error("{what} is {len} bytes, more than the maximum of {max}")]
+    InputTooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// The size received.
+        len: usize,
+        /// The maximum accepted size.
+        max: usize,
+    },
+    /// The CBOR encoding is invalid or truncated.
+    #[error("malformed CBOR in {what}: {detail}")]
+    MalformedCbor {
+        /// Which structure failed to decode.
+        what: &'static str,
+        /// What the decoder reported.
+        detail: String,
+    },
+    /// A CBOR map has the same key twice.
+    #[error("duplicate CBOR map key {key} in {what}")]
+    CborDuplicateKey {
+        /// Which structure contains the duplicate.
+        what: &'static str,
+        /// The duplicated key, printed in CBOR diagnostic style.
+        key: String,
+    },
+    /// CBOR nesting is deeper than the verifier accepts.
+    #[error("CBOR nesting in {what} is deeper than {max_depth} levels")]
+    CborTooDeep {
+        /// Which structure is nested too deeply.
+        what: &'static str,
+        /// The maximum accepted depth.
+        max_depth: usize,
+    },
+    /// Bytes follow the end of a structure that must end there.
+    #[error("{len} unexpected trailing bytes after {what}")]
+    TrailingBytes {
+        /// Which structure is followed by trailing bytes.
+        what: &'static str,
+        /// How many bytes follow it.
+        len: usize,
+    },
+    /// A required field is missing or has the wrong type.
+    #[error("{what} is missing or has the wrong type")]
+    MissingField {
+        /// The field, in the provider's own spelling.
+        what: &'static str,
+    },
+    /// The attestation statement format is not the expected one.
+    #[error("unsupported attestation format {received:?}, expected {expected:?}")]
+    UnsupportedFormat {
+        /// The format expected.
+        expected: &'static str,
+        /// The format received.
+        received: String,
+    },
+    /// The authenticator data is structurally invalid.
+    #[error("invalid authenticator data: {detail}")]
+    InvalidAuthenticatorData {
+        /// What is wrong with it.
+        detail: &'static str,
+    },
+    /// The credential public key in the authenticator data is not an ES256 P-256 COSE key.
+    #[error("unsupported credential public key: {detail}")]
+    UnsupportedCredentialKey {
+        /// What is wrong with it.
+        detail: &'static str,
+    },
+    /// The certificate list does not have the expected length.
+    #[error("certificate chain has {len} certificates, expected {expected}")]
+    CertificateChainLength {
+        /// How many certificates were sent.
+        len: usize,
+        /// How many are expected.
+        expected: usize,
+    },
+    /// A certificate could not be parsed.
+    #[error("malformed {which} certificate")]
+    MalformedCertificate {
+        /// Which certificate: `leaf` or `intermediate`.
+        which: &'static str,
+    },
+    /// A certificate on the chain has expired at the verification time.
+    #[error("{which} certificate expired at {not_after} (verification time {time})")]
+    CertificateExpired {
+        /// Which certificate: `leaf`, `intermediate` or `root`.
+        which: &'static str,
+        /// The verification time, Unix seconds.
+        time: u64,
+        /// The certificate's notAfter, Unix seconds.
+        not_after: u64,
+    },
+    /// A certificate on the chain is not valid yet at the verification time.
+    #[error("{which} certificate is not valid before {not_before} (verification time {time})")]
+    CertificateNotYetValid {
+        /// Which certificate: `leaf`, `intermediate` or `root`.
+        which: &'static str,
+        /// The verification time, Unix seconds.
+        time: u64,
+        /// The certificate's notBefore, Unix seconds.
+        not_before: u64,
+    },
+    /// The chain does not lead to a configured trust anchor.
+    #[error("certificate chain does not lead to a trusted root")]
+    UnknownIssuer,
+    /// A certificate signature on the chain is invalid.
+    #[error("a certificate signature on the chain is invalid")]
+    CertificateSignatureInvalid,
+    /// The chain is invalid for another reason reported by the path builder.
+    #[error("certificate chain is invalid: {detail}")]
+    CertificateChainInvalid {
+        /// The path builder's description.
+        detail: String,
+    },
+    /// The credential certificate lacks the App Attest nonce extension.
+    #[error("credential certificate has no nonce extension (OID 1.2.840.113635.100.8.2)")]
+    CertificateNonceMissing,
+    /// The App Attest nonce extension is not `SEQUENCE { [1] EXPLICIT OCTET STRING (32 bytes) }`.
+    #[error("credential certificate nonce extension is malformed")]
+    CertificateNonceMalformed,
+    /// The nonce in the credential certificate differs from SHA-256(authData ‖ clientDataHash).
+    ///
+    /// The usual cause is a client that computed clientDataHash differently from the server.
+    #[error("certificate nonce does not match SHA-256(authenticator data || client data hash)")]
+    CertificateNonceMismatch,
+    /// The key id differs from the SHA-256 of the credential public key.
+    #[error("key id does not match the credential certificate's public key")]
+    KeyIdMismatch,
+    /// The relying party id hash differs from the SHA-256 of the expected app id.
+    #[error("app id does not match: rpIdHash is not SHA-256 of {expected:?}")]
+    AppIdMismatch {
+        /// The app id expected.
+        expected: String,
+    },
+    /// An attestation's signature counter is not zero.
+    #[error("attestation counter is {received}, expected 0")]
+    CounterNotZero {
+        /// The counter received.
+        received: u32,
+    },
+    /// The AAGUID does not belong to the expected App Attest environment.
+    #[error("App Attest environment is {received}, expected {expected}")]
+    EnvironmentMismatch {
+        /// The environment expected.
+        expected: &'static str,
+        /// The environment the AAGUID names, or `unknown`.
+        received: &'static str,
+    },
+    /// The credential id in the authenticator data differs from the key id.
+    #[error("credential id does not match the key id")]
+    CredentialIdMismatch,
+    /// The credential public key in the authenticator data differs from the certificate's key.
+    #[error("credential public key does not match the credential certificate's public key")]
+    PublicKeyMismatch,
+    /// The credential certificate's key is not an uncompressed P-256 point.
+    #[error("credential certificate key is not an EC P-256 public key")]
+    UnsupportedCertificateKey,
+    /// A signature over the assertion is invalid.
+    #[error("assertion signature is invalid")]
+    SignatureInvalid,
+    /// An assertion counter is not greater than the last accepted counter.
+    #[error("assertion counter {received} is not greater than the stored counter {stored}")]
+    CounterNotIncreased {
+        /// The last accepted counter.
+        stored: u32,
+        /// The counter received.
+        received: u32,
+    },
+}
+
+impl Error {
+    /// Returns the stable snake_case reason code of this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InputTooLarge { .. } => "input_too_large",
+            Self::MalformedCbor { .. } => "malformed_cbor",
+            Self::CborDuplicateKey { .. } => "cbor_duplicate_key",
+            Self::CborTooDeep { .. } => "cbor_too_deep",
+            Self::TrailingBytes { .. } => "trailing_bytes",
+            Self::MissingField { .. } => "missing_field",
+            Self::UnsupportedFormat { .. } => "unsupported_format",
+            Self::InvalidAuthenticatorData { .. } => "invalid_authenticator_data",
+            Self::UnsupportedCredentialKey { .. } => "unsupported_credential_key",
+            Self::CertificateChainLength { .. } => "certificate_chain_length",
+            Self::MalformedCertificate { .. } => "malformed_certificate",
+            Self::CertificateExpired { .. } => "certificate_expired",
+            Self::CertificateNotYetValid { .. } => "certificate_not_yet_valid",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::CertificateSignatureInvalid => "certificate_signature_invalid",
+            Self::CertificateChainInvalid { .. } => "certificate_chain_invalid",
+            Self::CertificateNonceMissing => "certificate_nonce_missing",
+            Self::CertificateNonceMalformed => "certificate_nonce_malformed",
+            Self::CertificateNonceMismatch => "certificate_nonce_mismatch",
+            Self::KeyIdMismatch => "key_id_mismatch",
+            Self::AppIdMismatch { .. } => "app_id_mismatch",
+            Self::CounterNotZero { .. } => "counter_not_zero",
+            Self::EnvironmentMismatch { .. } => "environment_mismatch",
+            Self::CredentialIdMismatch => "credential_id_mismatch",
+            Self::PublicKeyMismatch => "public_key_mismatch",
+            Self::UnsupportedCertificateKey => "unsupported_certificate_key",
+            Self::SignatureInvalid => "signature_invalid",
+            Self::CounterNotIncreased { .. } => "counter_not_increased",
+        }
+    }
+
+    pub(crate) fn from_webpki(
+        error: webpki::Error,
+        which_by_time: impl Fn(u64) -> &'static str,
+    ) -> Self {
+        match error {
+            webpki::Error::CertExpired { time, not_after } => Self::CertificateExpired {
+                which: which_by_time(not_after.as_secs()),
+                time: time.as_secs(),
+                not_after: not_after.as_secs(),
+            },
+            webpki::Error::CertNotValidYet { time, not_before } => Self::CertificateNotYetValid {
+                which: which_by_time(not_before.as_secs()),
+                time: time.as_secs(),
+                not_before: not_before.as_secs(),
+            },
+            webpki::Error::UnknownIssuer => Self::UnknownIssuer,
+            webpki::Error::InvalidSignatureForPublicKey => Self::CertificateSignatureInvalid,
+            other => Self::CertificateChainInvalid {
+                detail: format!("{other:?}"),
+            },
+        }
+    }
+}
