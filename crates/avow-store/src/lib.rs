@@ -1,0 +1,216 @@
+//! Persistent state of an Avow server behind one [`Store`] trait.
+//!
+//! Two implementations share one behaviour test suite:
+//!
+//! - [`SqliteStore`], the embedded default that `avow serve` creates with no configuration;
+//! - [`PostgresStore`], for many identical server instances sharing one database.
+//!
+//! Every invariant that must hold across server instances is enforced by a single SQL statement,
+//! never by process memory: a nonce is consumed at most once ([`Store::consume_nonce`]) and an
+//! App Attest counter only moves forward ([`Store::advance_counter`]).
+//!
+//! Times are Unix seconds (`i64`) passed in by the caller, so tests control the clock.
+
+#![deny(missing_docs)]
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+
+/// A registered app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct App {
+    /// The app identifier: `TEAMID.bundle.id` for iOS apps (Apple's "App ID").
+    pub id: String,
+    /// The platform, `ios` for now.
+    pub platform: String,
+    /// The Apple developer team id.
+    pub team_id: String,
+    /// The bundle identifier.
+    pub bundle_id: String,
+    /// The App Attest environment the app's keys are expected in: `production` or `development`.
+    pub environment: String,
+    /// Unix seconds of registration.
+    pub created_at: i64,
+}
+
+/// An admin API key as stored: the SHA-256 of its secret part, never the secret itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminKey {
+    /// Public identifier, the part of the key before the secret.
+    pub id: String,
+    /// SHA-256 of the secret part.
+    pub secret_hash: Vec<u8>,
+    /// Unix seconds of creation.
+    pub created_at: i64,
+}
+
+/// A token signing key. The private key is encrypted by the caller before it reaches the store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    /// The key id published in the JWKS and in token headers.
+    pub kid: String,
+    /// The JWS algorithm, `ES256`.
+    pub algorithm: String,
+    /// The encrypted PKCS#8 private key (nonce and ciphertext, as the caller lays them out).
+    pub encrypted_private_key: Vec<u8>,
+    /// The public key as an uncompressed SEC1 point.
+    pub public_key: Vec<u8>,
+    /// Unix seconds of creation.
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A nonce to store. Only the SHA-256 of the nonce is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewNonce {
+    /// SHA-256 of the nonce bytes.
+    pub hash: Vec<u8>,
+    /// The app the nonce was issued to.
+    pub app_id: String,
+    /// Unix seconds of issue.
+    pub issued_at: i64,
+    /// Unix seconds from which the nonce is expired. It can be consumed only while
+    /// `now < expires_at`.
+    pub expires_at: i64,
+}
+
+/// Why [`Store::consume_nonce`] did not consume a nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceRejection {
+    /// The nonce belongs to another app. It stays unconsumed.
+    AppMismatch,
+    /// The nonce is past its expiry time.
+    Expired,
+    /// The nonce was consumed before.
+    Replayed,
+    /// No nonce with this hash was issued (or it was purged long after expiry).
+    Unknown,
+}
+
+/// The device state of one install: an attested App Attest key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Install {
+    /// Opaque install id, assigned at first attestation and stable afterwards.
+    pub id: String,
+    /// The app the install belongs to.
+    pub app_id: String,
+    /// The App Attest key id (SHA-256 of the public key point), 32 bytes.
+    pub key_id: Vec<u8>,
+    /// The attested public key as an uncompressed SEC1 P-256 point, 65 bytes.
+    pub public_key: Vec<u8>,
+    /// The last accepted signature counter.
+    pub counter: i64,
+    /// The App Attest environment the key was attested in.
+    pub environment: String,
+    /// Apple's receipt from the attestation statement, kept for later risk-metric refreshes.
+    pub receipt: Vec<u8>,
+    /// The attestation verdict summary as JSON text.
+    pub verdict: String,
+    /// Unix seconds of the last successful attestation.
+    pub attested_at: i64,
+    /// Unix seconds of the last accepted attestation or assertion.
+    pub last_seen_at: i64,
+}
+
+/// Failures of a store operation. All of them are faults of the database or its configuration,
+/// never of client input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database URL could not be used.
+    #[error("invalid database url: {0}")]
+    InvalidUrl(String),
+    /// A row violates a uniqueness constraint.
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// Applying migrations failed.
+    #[error("database migration failed")]
+    Migration(#[source] sqlx::migrate::MigrateError),
+    /// The database returned an error.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+/// The persistent state of an Avow server.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts an app. Fails with [`StoreError::AlreadyExists`] when the id is taken.
+    async fn insert_app(&self, app: &App) -> Result<(), StoreError>;
+    /// Returns the app with this id.
+    async fn app(&self, id: &str) -> Result<Option<App>, StoreError>;
+    /// Returns all apps ordered by id.
+    async fn apps(&self) -> Result<Vec<App>, StoreError>;
+
+    /// Inserts an admin API key. Fails with [`StoreError::AlreadyExists`] when the id is taken.
+    async fn insert_admin_key(&self, key: &AdminKey) -> Result<(), StoreError>;
+    /// Returns the admin key with this id.
+    async fn admin_key(&self, id: &str) -> Result<Option<AdminKey>, StoreError>;
+    /// Counts the admin keys.
+    async fn admin_key_count(&self) -> Result<i64, StoreError>;
+
+    /// Inserts a token signing key. Fails with [`StoreError::AlreadyExists`] when the kid is
+    /// taken.
+    async fn insert_signing_key(&self, key: &SigningKey) -> Result<(), StoreError>;
+    /// Returns all signing keys, newest first. Keys with the same `created_at` are ordered by
+    /// `kid`, descending.
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
+
+    /// Stores an issued nonce. The app must exist, because the schema references it, so an
+    /// unknown app fails with [`StoreError::Database`]. A hash stored before fails with
+    /// [`StoreError::AlreadyExists`].
+    async fn insert_nonce(&self, nonce: &NewNonce) -> Result<(), StoreError>;
+    /// Consumes the nonce with this hash for `app_id` at time `now`, in one atomic statement.
+    ///
+    /// Of any number of concurrent calls for one nonce, across any number of server instances,
+    /// at most one returns `Ok(Ok(()))`. A nonce of another app or an expired one is not
+    /// consumed. The rejection says why nothing was consumed. A nonce is expired from
+    /// `expires_at` on (`expires_at <= now`). When several reasons apply, the rejection is
+    /// `Replayed` before `AppMismatch` before `Expired`.
+    async fn consume_nonce(
+        &self,
+        hash: &[u8],
+        app_id: &str,
+        now: i64,
+    ) -> Result<Result<(), NonceRejection>, StoreError>;
+    /// Deletes nonces whose `expires_at` is earlier than `before`, consumed or not, and returns
+    /// how many were deleted. A purged nonce is afterwards rejected as
+    /// [`NonceRejection::Unknown`].
+    async fn purge_nonces(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Inserts the install, or when `(app_id, key_id)` exists updates its environment, receipt,
+    /// verdict, `attested_at` and `last_seen_at`, keeping its id, public key and counter.
+    /// Returns the stored install. The app must exist, so an unknown app fails with
+    /// [`StoreError::Database`].
+    async fn upsert_install(&self, install: &Install) -> Result<Install, StoreError>;
+    /// Returns the install of `app_id` with this App Attest key id.
+    async fn install(&self, app_id: &str, key_id: &[u8]) -> Result<Option<Install>, StoreError>;
+    /// Sets the counter of an install to `counter` if and only if `counter` is strictly greater
+    /// than the stored one, in one atomic statement, and records `now` as `last_seen_at`.
+    /// Returns whether the counter moved. Of concurrent calls with the same counter, exactly one
+    /// returns `true`. An unknown install returns `false`.
+    async fn advance_counter(
+        &self,
+        app_id: &str,
+        key_id: &[u8],
+        counter: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,177 @@
+//! SQL text and error mapping shared by the SQLite and PostgreSQL stores.
+//!
+//! Both databases accept the same statements: `$N` placeholders (for SQLite, sqlx binds a
+//! parameter named `$N` to the N-th argument), `ON CONFLICT … DO UPDATE` and `RETURNING`. One copy
+//! of each statement keeps the two backends' behaviour identical.
+
+use crate::{NonceRejection, StoreError};
+
+pub(crate) const INSERT_APP: &str = "INSERT INTO apps \
+     (id, platform, team_id, bundle_id, environment, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+pub(crate) const SELECT_APP: &str = "SELECT id, platform, team_id, bundle_id, environment, \
+     created_at FROM apps WHERE id = $1";
+
+pub(crate) const SELECT_APPS: &str = "SELECT id, platform, team_id, bundle_id, environment, \
+     created_at FROM apps ORDER BY id";
+
+pub(crate) const INSERT_ADMIN_KEY: &str =
+    "INSERT INTO admin_keys (id, secret_hash, created_at) VALUES ($1, $2, $3)";
+
+pub(crate) const SELECT_ADMIN_KEY: &str =
+    "SELECT id, secret_hash, created_at FROM admin_keys WHERE id = $1";
+
+pub(crate) const COUNT_ADMIN_KEYS: &str = "SELECT COUNT(*) FROM admin_keys";
+
+pub(crate) const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys \
+     (kid, algorithm, encrypted_private_key, public_key, created_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+
+/// Keys created in the same second are ordered by `kid`, descending, so the order is stable.
+pub(crate) const SELECT_SIGNING_KEYS: &str = "SELECT kid, algorithm, encrypted_private_key, \
+     public_key, created_at FROM signing_keys ORDER BY created_at DESC, kid DESC";
+
+pub(crate) const INSERT_NONCE: &str =
+    "INSERT INTO nonces (hash, app_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)";
+
+/// Consumes a nonce: `$1` hash, `$2` app id, `$3` now.
+///
+/// The whole check is in the `WHERE` clause of one statement, so the database decides atomically.
+/// In SQLite, writers are serialized by the database write lock. In PostgreSQL under READ
+/// COMMITTED, a second concurrent `UPDATE` waits for the first one's row lock, then re-checks the
+/// `WHERE` clause against the committed row, finds `consumed_at` set and updates nothing.
+pub(crate) const CONSUME_NONCE: &str = "UPDATE nonces SET consumed_at = $3 \
+     WHERE hash = $1 AND app_id = $2 AND consumed_at IS NULL AND expires_at > $3";
+
+/// Reads what [`classify_rejection`] needs after [`CONSUME_NONCE`] updated nothing.
+pub(crate) const SELECT_NONCE_STATE: &str =
+    "SELECT app_id, expires_at, consumed_at FROM nonces WHERE hash = $1";
+
+pub(crate) const PURGE_NONCES: &str = "DELETE FROM nonces WHERE expires_at < $1";
+
+/// Inserts an install or refreshes its attestation fields. The conflict branch leaves `id`,
+/// `public_key` and `counter` as stored.
+pub(crate) const UPSERT_INSTALL: &str = "INSERT INTO installs \
+     (id, app_id, key_id, public_key, counter, environment, receipt, verdict, attested_at, \
+     last_seen_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (app_id, key_id) DO UPDATE SET \
+     environment = excluded.environment, \
+     receipt = excluded.receipt, \
+     verdict = excluded.verdict, \
+     attested_at = excluded.attested_at, \
+     last_seen_at = excluded.last_seen_at \
+     RETURNING id, app_id, key_id, public_key, counter, environment, receipt, verdict, \
+     attested_at, last_seen_at";
+
+pub(crate) const SELECT_INSTALL: &str = "SELECT id, app_id, key_id, public_key, counter, \
+     environment, receipt, verdict, attested_at, last_seen_at \
+     FROM installs WHERE app_id = $1 AND key_id = $2";
+
+/// Advances an install's counter: `$1` app id, `$2` key id, `$3` new counter, `$4` now.
+///
+/// As with [`CONSUME_NONCE`], the comparison sits in the `WHERE` clause, so of concurrent calls
+/// with the same counter only the first to take the row's write lock updates it.
+pub(crate) const ADVANCE_COUNTER: &str = "UPDATE installs SET counter = $3, last_seen_at = $4 \
+     WHERE app_id = $1 AND key_id = $2 AND counter < $3";
+
+pub(crate) const PING: &str = "SELECT 1";
+
+/// The stored state of a nonce that [`CONSUME_NONCE`] did not consume.
+pub(crate) struct NonceState {
+    pub(crate) app_id: String,
+    pub(crate) expires_at: i64,
+    pub(crate) consumed_at: Option<i64>,
+}
+
+/// Classifies why a consume attempt by `app_id` at `now` updated nothing.
+///
+/// When several reasons apply, the most specific one wins: `Replayed`, then `AppMismatch`, then
+/// `Expired`.
+pub(crate) fn classify_rejection(
+    state: Option<NonceState>,
+    app_id: &str,
+    now: i64,
+) -> NonceRejection {
+    let Some(state) = state else {
+        return NonceRejection::Unknown;
+    };
+
+    if state.consumed_at.is_some() {
+        NonceRejection::Replayed
+    } else if state.app_id != app_id {
+        NonceRejection::AppMismatch
+    } else if state.expires_at <= now {
+        NonceRejection::Expired
+    } else {
+        // The row is consumable now but was not when the UPDATE ran, so it was inserted in
+        // between. For the consume attempt it did not exist yet.
+        NonceRejection::Unknown
+    }
+}
+
+/// Maps an `INSERT` error to [`StoreError::AlreadyExists`] naming `entity` when it is a unique
+/// violation.
+pub(crate) fn insert_error(error: sqlx::Error, entity: &'static str) -> StoreError {
+    let is_unique_violation = error
+        .as_database_error()
+        .is_some_and(|database_error| database_error.is_unique_violation());
+
+    if is_unique_violation {
+        StoreError::AlreadyExists(entity)
+    } else {
+        StoreError::Database(error)
+    }
+}
+
+/// Maps a connection option error to [`StoreError::InvalidUrl`], and anything else to
+/// [`StoreError::Database`].
+pub(crate) fn url_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Configuration(source) => StoreError::InvalidUrl(source.to_string()),
+        other => StoreError::Database(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(app_id: &str, expires_at: i64, consumed_at: Option<i64>) -> Option<NonceState> {
+        Some(NonceState {
+            app_id: app_id.to_owned(),
+            expires_at,
+            consumed_at,
+        })
+    }
+
+    #[test]
+    fn missing_row_is_unknown() {
+        assert_eq!(classify_rejection(None, "a", 10), NonceRejection::Unknown);
+    }
+
+    #[test]
+    fn consumed_wins_over_mismatch_and_expiry() {
+        let rejection = classify_rejection(state("b", 5, Some(4)), "a", 10);
+        assert_eq!(rejection, NonceRejection::Replayed);
+    }
+
+    #[test]
+    fn mismatch_wins_over_expiry() {
+        let rejection = classify_rejection(state("b", 5, None), "a", 10);
+        assert_eq!(rejection, NonceRejection::AppMismatch);
+    }
+
+    #[test]
+    fn expiry_time_itself_is_expired() {
+        let rejection = classify_rejection(state("a", 10, None), "a", 10);
+        assert_eq!(rejection, NonceRejection::Expired);
+    }
+
+    #[test]
+    fn consumable_row_counts_as_unknown() {
+        let rejection = classify_rejection(state("a", 11, None), "a", 10);
+        assert_eq!(rejection, NonceRejection::Unknown);
+    }
+}

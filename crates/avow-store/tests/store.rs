@@ -1,0 +1,152 @@
+//! The `Store` behaviour suite, written once and run against every backend.
+//!
+//! Each test in `store/suite.rs` takes a [`backend::TestDatabase`] and runs once against SQLite,
+//! in a fresh temporary file, and once against PostgreSQL, in a fresh schema. The PostgreSQL runs
+//! need the server URL in `AVOW_TEST_POSTGRES_URL` and are skipped with a message when it is
+//! unset. Backend-specific checks (file creation, journal mode, URL handling) follow the suite.
+
+#[path = "store/backend.rs"]
+mod backend;
+#[path = "store/suite.rs"]
+mod suite;
+
+/// Instantiates every listed suite test as `sqlite::NAME` and `postgres::NAME`.
+macro_rules! behaviour_suite {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    crate::backend::run_on_sqlite(crate::suite::$test).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    crate::backend::run_on_postgres(crate::suite::$test).await;
+                }
+            )*
+        }
+    };
+}
+
+behaviour_suite!(
+    app_insert_and_get,
+    apps_listed_by_id,
+    app_duplicate_rejected,
+    admin_key_insert_get_count,
+    admin_key_duplicate_rejected,
+    signing_keys_newest_first,
+    signing_key_duplicate_rejected,
+    nonce_consumed_once,
+    nonce_replay_rejected,
+    nonce_expired_not_consumed,
+    nonce_other_app_not_consumed,
+    nonce_unknown_rejected,
+    nonce_rejection_priority,
+    nonce_duplicate_rejected,
+    nonce_for_unknown_app_rejected,
+    purge_removes_only_expired,
+    concurrent_consume_one_winner,
+    concurrent_advance_one_winner,
+    counter_never_moves_backwards,
+    advance_unknown_install_is_false,
+    upsert_keeps_identity_and_counter,
+    install_lookup_by_key_id,
+    reopen_keeps_data,
+    ping_succeeds,
+);
+
+mod sqlite_only {
+    use avow_store::{SqliteStore, Store, StoreError};
+    use sqlx::Connection;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+    async fn journal_mode(path: &std::path::Path) -> String {
+        let options = SqliteConnectOptions::new().filename(path);
+        let mut connection = SqliteConnection::connect_with(&options)
+            .await
+            .expect("connect to the database file");
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut connection)
+            .await
+            .expect("read the journal mode");
+        connection.close().await.expect("close the connection");
+        mode
+    }
+
+    #[tokio::test]
+    async fn open_creates_file_in_wal_mode() {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let path = dir.path().join("avow.db");
+
+        let store = SqliteStore::open(&path).await.expect("open the store");
+        store.ping().await.expect("ping the store");
+
+        assert!(path.exists(), "{} was not created", path.display());
+        assert_eq!(journal_mode(&path).await, "wal");
+    }
+
+    #[tokio::test]
+    async fn connect_url_creates_file() {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let path = dir.path().join("avow.db");
+        let url = format!("sqlite://{}", path.display());
+
+        let store = SqliteStore::connect(&url)
+            .await
+            .expect("connect to the store");
+        store.ping().await.expect("ping the store");
+
+        assert!(path.exists(), "{} was not created", path.display());
+        assert_eq!(journal_mode(&path).await, "wal");
+    }
+
+    #[tokio::test]
+    async fn connect_url_mode_rw_does_not_create() {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let path = dir.path().join("avow.db");
+        let url = format!("sqlite://{}?mode=rw", path.display());
+
+        let result = SqliteStore::connect(&url).await;
+
+        assert!(
+            matches!(result, Err(StoreError::Database(_))),
+            "expected a database error, got {result:?}"
+        );
+        assert!(!path.exists(), "{} was created", path.display());
+    }
+
+    #[tokio::test]
+    async fn connect_url_unknown_parameter_rejected() {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let path = dir.path().join("avow.db");
+        let url = format!("sqlite://{}?colour=blue", path.display());
+
+        let result = SqliteStore::connect(&url).await;
+
+        assert!(
+            matches!(result, Err(StoreError::InvalidUrl(_))),
+            "expected an invalid url error, got {result:?}"
+        );
+        assert!(!path.exists(), "{} was created", path.display());
+    }
+}
+
+mod postgres_only {
+    use avow_store::{PostgresStore, StoreError};
+
+    #[tokio::test]
+    async fn connect_invalid_url_rejected() {
+        // The port is not a number, so parsing fails before any connection is attempted.
+        let result = PostgresStore::connect("postgres://postgres@127.0.0.1:port/test").await;
+
+        assert!(
+            matches!(result, Err(StoreError::InvalidUrl(_))),
+            "expected an invalid url error, got {result:?}"
+        );
+    }
+}

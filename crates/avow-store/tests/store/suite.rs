@@ -1,0 +1,727 @@
+//! The behaviour every `Store` implementation must show. `store.rs` runs each function here
+//! once per backend.
+
+use std::sync::Arc;
+
+use avow_store::{AdminKey, App, Install, NewNonce, NonceRejection, SigningKey, Store, StoreError};
+
+use crate::backend::TestDatabase;
+
+/// The current time in every test, in Unix seconds.
+const NOW: i64 = 1_700_000_000;
+
+/// How long test nonces stay valid, in seconds.
+const NONCE_LIFETIME: i64 = 60;
+
+/// How many tasks race in the concurrency tests.
+const CONCURRENT_CALLS: usize = 32;
+
+/// How many times each concurrency test repeats its race.
+const RACE_ROUNDS: u8 = 4;
+
+const APP_ID: &str = "ABCDE12345.com.example.app";
+const OTHER_APP_ID: &str = "FGHIJ67890.com.example.other";
+
+// === apps ===
+
+pub(crate) async fn app_insert_and_get(db: TestDatabase) {
+    let store = db.open().await;
+    let app = app(APP_ID);
+
+    store.insert_app(&app).await.expect("insert the app");
+
+    let stored = store.app(APP_ID).await.expect("read the app");
+    assert_eq!(stored, Some(app));
+    let missing = store.app(OTHER_APP_ID).await.expect("read a missing app");
+    assert_eq!(missing, None);
+}
+
+pub(crate) async fn apps_listed_by_id(db: TestDatabase) {
+    let store = db.open().await;
+    assert_eq!(store.apps().await.expect("list no apps"), Vec::new());
+
+    // Byte order puts upper case before lower case and `.` before letters. A locale-aware
+    // collation would order these differently.
+    let ids = [
+        "ZZZZZ00000.com.example.b",
+        "AAAAA00000.com.example.b",
+        "AAAAA00000.com.Example.a",
+        "AAAAA00000.com.example.a",
+        "AAAAA00000.com.example",
+    ];
+    for id in ids {
+        store.insert_app(&app(id)).await.expect("insert an app");
+    }
+
+    let listed: Vec<String> = store
+        .apps()
+        .await
+        .expect("list the apps")
+        .into_iter()
+        .map(|app| app.id)
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "AAAAA00000.com.Example.a",
+            "AAAAA00000.com.example",
+            "AAAAA00000.com.example.a",
+            "AAAAA00000.com.example.b",
+            "ZZZZZ00000.com.example.b",
+        ]
+    );
+}
+
+pub(crate) async fn app_duplicate_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    let first = app(APP_ID);
+    store.insert_app(&first).await.expect("insert the app");
+    let second = App {
+        environment: "development".to_owned(),
+        created_at: NOW + 1,
+        ..first.clone()
+    };
+
+    let result = store.insert_app(&second).await;
+
+    assert!(
+        matches!(result, Err(StoreError::AlreadyExists("app"))),
+        "expected AlreadyExists(\"app\"), got {result:?}"
+    );
+    let stored = store.app(APP_ID).await.expect("read the app");
+    assert_eq!(stored, Some(first));
+}
+
+// === admin keys ===
+
+pub(crate) async fn admin_key_insert_get_count(db: TestDatabase) {
+    let store = db.open().await;
+    assert_eq!(store.admin_key_count().await.expect("count no keys"), 0);
+
+    let first = admin_key("ak_first", 1);
+    let second = admin_key("ak_second", 2);
+    store.insert_admin_key(&first).await.expect("insert a key");
+    store.insert_admin_key(&second).await.expect("insert a key");
+
+    assert_eq!(store.admin_key_count().await.expect("count the keys"), 2);
+    let stored = store.admin_key("ak_first").await.expect("read a key");
+    assert_eq!(stored, Some(first));
+    let stored = store.admin_key("ak_second").await.expect("read a key");
+    assert_eq!(stored, Some(second));
+    let missing = store
+        .admin_key("ak_third")
+        .await
+        .expect("read a missing key");
+    assert_eq!(missing, None);
+}
+
+pub(crate) async fn admin_key_duplicate_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    let first = admin_key("ak_first", 1);
+    store
+        .insert_admin_key(&first)
+        .await
+        .expect("insert the key");
+
+    let result = store.insert_admin_key(&admin_key("ak_first", 2)).await;
+
+    assert!(
+        matches!(result, Err(StoreError::AlreadyExists("admin key"))),
+        "expected AlreadyExists(\"admin key\"), got {result:?}"
+    );
+    assert_eq!(store.admin_key_count().await.expect("count the keys"), 1);
+    let stored = store.admin_key("ak_first").await.expect("read the key");
+    assert_eq!(stored, Some(first));
+}
+
+// === signing keys ===
+
+pub(crate) async fn signing_keys_newest_first(db: TestDatabase) {
+    let store = db.open().await;
+    assert_eq!(
+        store.signing_keys().await.expect("list no keys"),
+        Vec::new()
+    );
+
+    let oldest = signing_key("kid-a", NOW - 200, 1);
+    let newest = signing_key("kid-b", NOW, 2);
+    let middle = signing_key("kid-c", NOW - 100, 3);
+    // Same second as `newest`: ties are ordered by kid, descending.
+    let newest_tie = signing_key("kid-d", NOW, 4);
+    for key in [&oldest, &newest, &middle, &newest_tie] {
+        store.insert_signing_key(key).await.expect("insert a key");
+    }
+
+    let listed = store.signing_keys().await.expect("list the keys");
+
+    assert_eq!(listed, vec![newest_tie, newest, middle, oldest]);
+}
+
+pub(crate) async fn signing_key_duplicate_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    let first = signing_key("kid-a", NOW, 1);
+    store
+        .insert_signing_key(&first)
+        .await
+        .expect("insert the key");
+
+    let result = store
+        .insert_signing_key(&signing_key("kid-a", NOW + 1, 2))
+        .await;
+
+    assert!(
+        matches!(result, Err(StoreError::AlreadyExists("signing key"))),
+        "expected AlreadyExists(\"signing key\"), got {result:?}"
+    );
+    let listed = store.signing_keys().await.expect("list the keys");
+    assert_eq!(listed, vec![first]);
+}
+
+// === nonces ===
+
+pub(crate) async fn nonce_consumed_once(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let nonce = nonce(1, APP_ID, NOW + NONCE_LIFETIME);
+    store.insert_nonce(&nonce).await.expect("insert the nonce");
+
+    let first = consume(&store, &nonce.hash, APP_ID, NOW).await;
+
+    assert_eq!(first, Ok(()));
+}
+
+pub(crate) async fn nonce_replay_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let nonce = nonce(1, APP_ID, NOW + NONCE_LIFETIME);
+    store.insert_nonce(&nonce).await.expect("insert the nonce");
+
+    let first = consume(&store, &nonce.hash, APP_ID, NOW).await;
+    let second = consume(&store, &nonce.hash, APP_ID, NOW + 1).await;
+    let third = consume(&store, &nonce.hash, APP_ID, NOW + 2).await;
+
+    assert_eq!(first, Ok(()));
+    assert_eq!(second, Err(NonceRejection::Replayed));
+    assert_eq!(third, Err(NonceRejection::Replayed));
+}
+
+pub(crate) async fn nonce_expired_not_consumed(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let expires_at = NOW + NONCE_LIFETIME;
+    let late = nonce(1, APP_ID, expires_at);
+    let last_second = nonce(2, APP_ID, expires_at);
+    store.insert_nonce(&late).await.expect("insert a nonce");
+    store
+        .insert_nonce(&last_second)
+        .await
+        .expect("insert a nonce");
+
+    let at_expiry = consume(&store, &late.hash, APP_ID, expires_at).await;
+    // Still expired rather than replayed: the first attempt consumed nothing.
+    let after_expiry = consume(&store, &late.hash, APP_ID, expires_at + 1).await;
+    let before_expiry = consume(&store, &last_second.hash, APP_ID, expires_at - 1).await;
+
+    assert_eq!(at_expiry, Err(NonceRejection::Expired));
+    assert_eq!(after_expiry, Err(NonceRejection::Expired));
+    assert_eq!(before_expiry, Ok(()));
+}
+
+pub(crate) async fn nonce_other_app_not_consumed(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    let nonce = nonce(1, APP_ID, NOW + NONCE_LIFETIME);
+    store.insert_nonce(&nonce).await.expect("insert the nonce");
+
+    let by_other = consume(&store, &nonce.hash, OTHER_APP_ID, NOW).await;
+    let by_other_again = consume(&store, &nonce.hash, OTHER_APP_ID, NOW + 1).await;
+    let by_owner = consume(&store, &nonce.hash, APP_ID, NOW + 2).await;
+    let by_other_after = consume(&store, &nonce.hash, OTHER_APP_ID, NOW + 3).await;
+
+    assert_eq!(by_other, Err(NonceRejection::AppMismatch));
+    assert_eq!(by_other_again, Err(NonceRejection::AppMismatch));
+    assert_eq!(by_owner, Ok(()));
+    assert_eq!(by_other_after, Err(NonceRejection::Replayed));
+}
+
+pub(crate) async fn nonce_unknown_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let stored = nonce(1, APP_ID, NOW + NONCE_LIFETIME);
+    store.insert_nonce(&stored).await.expect("insert the nonce");
+    let mut near_miss = stored.hash.clone();
+    near_miss[31] ^= 0x01;
+
+    let never_issued = consume(&store, &[7; 32], APP_ID, NOW).await;
+    let one_bit_off = consume(&store, &near_miss, APP_ID, NOW).await;
+    let stored_one = consume(&store, &stored.hash, APP_ID, NOW).await;
+
+    assert_eq!(never_issued, Err(NonceRejection::Unknown));
+    assert_eq!(one_bit_off, Err(NonceRejection::Unknown));
+    assert_eq!(stored_one, Ok(()));
+}
+
+pub(crate) async fn nonce_rejection_priority(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    let expires_at = NOW + NONCE_LIFETIME;
+    let consumed = nonce(1, APP_ID, expires_at);
+    let unconsumed = nonce(2, APP_ID, expires_at);
+    store.insert_nonce(&consumed).await.expect("insert a nonce");
+    store
+        .insert_nonce(&unconsumed)
+        .await
+        .expect("insert a nonce");
+    let consumed_by_owner = consume(&store, &consumed.hash, APP_ID, NOW).await;
+    assert_eq!(consumed_by_owner, Ok(()));
+
+    // Consumed, of another app and expired at once.
+    let all_three = consume(&store, &consumed.hash, OTHER_APP_ID, expires_at + 1).await;
+    // Of another app and expired.
+    let mismatch_and_expired = consume(&store, &unconsumed.hash, OTHER_APP_ID, expires_at).await;
+    // Consumed and expired.
+    let replayed_and_expired = consume(&store, &consumed.hash, APP_ID, expires_at).await;
+
+    assert_eq!(all_three, Err(NonceRejection::Replayed));
+    assert_eq!(mismatch_and_expired, Err(NonceRejection::AppMismatch));
+    assert_eq!(replayed_and_expired, Err(NonceRejection::Replayed));
+}
+
+pub(crate) async fn nonce_duplicate_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let first = nonce(1, APP_ID, NOW + NONCE_LIFETIME);
+    store.insert_nonce(&first).await.expect("insert the nonce");
+    let same_hash = NewNonce {
+        expires_at: NOW + 10 * NONCE_LIFETIME,
+        ..first.clone()
+    };
+
+    let result = store.insert_nonce(&same_hash).await;
+
+    assert!(
+        matches!(result, Err(StoreError::AlreadyExists("nonce"))),
+        "expected AlreadyExists(\"nonce\"), got {result:?}"
+    );
+    // The first row is unchanged, so the nonce still expires at its original time.
+    let after_first_expiry = consume(&store, &first.hash, APP_ID, first.expires_at).await;
+    assert_eq!(after_first_expiry, Err(NonceRejection::Expired));
+}
+
+pub(crate) async fn nonce_for_unknown_app_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    let orphan = nonce(1, APP_ID, NOW + NONCE_LIFETIME);
+
+    let result = store.insert_nonce(&orphan).await;
+
+    assert!(
+        matches!(result, Err(StoreError::Database(_))),
+        "expected a database error, got {result:?}"
+    );
+    let lookup = consume(&store, &orphan.hash, APP_ID, NOW).await;
+    assert_eq!(lookup, Err(NonceRejection::Unknown));
+}
+
+pub(crate) async fn purge_removes_only_expired(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let early = nonce(1, APP_ID, NOW + 100);
+    let boundary = nonce(2, APP_ID, NOW + 200);
+    let late = nonce(3, APP_ID, NOW + 300);
+    for nonce in [&early, &boundary, &late] {
+        store.insert_nonce(nonce).await.expect("insert a nonce");
+    }
+    let consumed_late = consume(&store, &late.hash, APP_ID, NOW).await;
+    assert_eq!(consumed_late, Ok(()));
+
+    let first_purge = store.purge_nonces(NOW + 200).await.expect("purge nonces");
+
+    assert_eq!(first_purge, 1);
+    let early_after = consume(&store, &early.hash, APP_ID, NOW + 250).await;
+    assert_eq!(early_after, Err(NonceRejection::Unknown));
+    let boundary_after = consume(&store, &boundary.hash, APP_ID, NOW + 250).await;
+    assert_eq!(boundary_after, Err(NonceRejection::Expired));
+    let late_after = consume(&store, &late.hash, APP_ID, NOW + 250).await;
+    assert_eq!(late_after, Err(NonceRejection::Replayed));
+
+    let repeated_purge = store.purge_nonces(NOW + 200).await.expect("purge nonces");
+    assert_eq!(repeated_purge, 0);
+
+    let final_purge = store.purge_nonces(NOW + 301).await.expect("purge nonces");
+    assert_eq!(final_purge, 2);
+    let late_final = consume(&store, &late.hash, APP_ID, NOW + 350).await;
+    assert_eq!(late_final, Err(NonceRejection::Unknown));
+}
+
+// === concurrency ===
+
+pub(crate) async fn concurrent_consume_one_winner(db: TestDatabase) {
+    // Two stores with separate pools play two server instances sharing one database.
+    let instances = [db.open().await, db.open().await];
+    instances[0]
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+
+    for round in 0..RACE_ROUNDS {
+        let nonce = nonce(round, APP_ID, NOW + NONCE_LIFETIME);
+        instances[0]
+            .insert_nonce(&nonce)
+            .await
+            .expect("insert the nonce");
+
+        let mut tasks = Vec::with_capacity(CONCURRENT_CALLS);
+        for call in 0..CONCURRENT_CALLS {
+            let store = Arc::clone(&instances[call % instances.len()]);
+            let hash = nonce.hash.clone();
+            tasks.push(tokio::spawn(async move {
+                store.consume_nonce(&hash, APP_ID, NOW).await
+            }));
+        }
+        let mut outcomes = Vec::with_capacity(CONCURRENT_CALLS);
+        for task in tasks {
+            let outcome = task.await.expect("join a consumer task");
+            outcomes.push(outcome.expect("consume the nonce"));
+        }
+
+        let successes = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        let replays = outcomes
+            .iter()
+            .filter(|outcome| **outcome == Err(NonceRejection::Replayed))
+            .count();
+        assert_eq!(successes, 1, "round {round}: {outcomes:?}");
+        assert_eq!(replays, CONCURRENT_CALLS - 1, "round {round}: {outcomes:?}");
+    }
+}
+
+pub(crate) async fn concurrent_advance_one_winner(db: TestDatabase) {
+    let instances = [db.open().await, db.open().await];
+    instances[0]
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let install = install("install-1", APP_ID, 1);
+    instances[0]
+        .upsert_install(&install)
+        .await
+        .expect("insert the install");
+
+    for round in 0..RACE_ROUNDS {
+        let counter = i64::from(round) + 1;
+        let mut tasks = Vec::with_capacity(CONCURRENT_CALLS);
+        for call in 0..CONCURRENT_CALLS {
+            let store = Arc::clone(&instances[call % instances.len()]);
+            let key_id = install.key_id.clone();
+            tasks.push(tokio::spawn(async move {
+                store.advance_counter(APP_ID, &key_id, counter, NOW).await
+            }));
+        }
+        let mut outcomes = Vec::with_capacity(CONCURRENT_CALLS);
+        for task in tasks {
+            let outcome = task.await.expect("join an advancing task");
+            outcomes.push(outcome.expect("advance the counter"));
+        }
+
+        let advanced = outcomes.iter().filter(|moved| **moved).count();
+        assert_eq!(advanced, 1, "round {round}: {outcomes:?}");
+        let stored = instances[1]
+            .install(APP_ID, &install.key_id)
+            .await
+            .expect("read the install")
+            .expect("the install exists");
+        assert_eq!(stored.counter, counter, "round {round}");
+    }
+}
+
+// === installs ===
+
+pub(crate) async fn counter_never_moves_backwards(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let install = install("install-1", APP_ID, 1);
+    store
+        .upsert_install(&install)
+        .await
+        .expect("insert the install");
+    let key_id = &install.key_id;
+
+    let to_five = store.advance_counter(APP_ID, key_id, 5, NOW + 1).await;
+    assert!(to_five.expect("advance to 5"), "counter did not move to 5");
+    let (counter, last_seen_at) = counter_and_last_seen(&store, key_id).await;
+    assert_eq!(counter, 5);
+    assert_eq!(last_seen_at, NOW + 1);
+
+    let to_three = store.advance_counter(APP_ID, key_id, 3, NOW + 2).await;
+    assert!(!to_three.expect("advance to 3"), "counter moved back to 3");
+    let to_five_again = store.advance_counter(APP_ID, key_id, 5, NOW + 3).await;
+    assert!(
+        !to_five_again.expect("advance to 5"),
+        "counter accepted 5 twice"
+    );
+    let (counter, last_seen_at) = counter_and_last_seen(&store, key_id).await;
+    assert_eq!(counter, 5);
+    assert_eq!(last_seen_at, NOW + 1);
+
+    let to_six = store.advance_counter(APP_ID, key_id, 6, NOW + 4).await;
+    assert!(to_six.expect("advance to 6"), "counter did not move to 6");
+    let (counter, last_seen_at) = counter_and_last_seen(&store, key_id).await;
+    assert_eq!(counter, 6);
+    assert_eq!(last_seen_at, NOW + 4);
+}
+
+pub(crate) async fn advance_unknown_install_is_false(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    let install = install("install-1", APP_ID, 1);
+    store
+        .upsert_install(&install)
+        .await
+        .expect("insert the install");
+
+    let unknown_key = store.advance_counter(APP_ID, &[9; 32], 5, NOW).await;
+    let other_app = store
+        .advance_counter(OTHER_APP_ID, &install.key_id, 5, NOW)
+        .await;
+
+    assert!(
+        !unknown_key.expect("advance an unknown key"),
+        "unknown key moved"
+    );
+    assert!(
+        !other_app.expect("advance under another app"),
+        "other app moved"
+    );
+    let (counter, _) = counter_and_last_seen(&store, &install.key_id).await;
+    assert_eq!(counter, 0);
+}
+
+pub(crate) async fn upsert_keeps_identity_and_counter(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let first = install("install-1", APP_ID, 1);
+
+    let inserted = store
+        .upsert_install(&first)
+        .await
+        .expect("insert the install");
+    assert_eq!(inserted, first);
+
+    let moved = store
+        .advance_counter(APP_ID, &first.key_id, 7, NOW + 10)
+        .await
+        .expect("advance the counter");
+    assert!(moved, "counter did not move to 7");
+
+    let reattested = Install {
+        id: "install-2".to_owned(),
+        public_key: vec![0x04; 65],
+        counter: 0,
+        environment: "development".to_owned(),
+        receipt: b"second receipt".to_vec(),
+        verdict: r#"{"risk":"elevated"}"#.to_owned(),
+        attested_at: NOW + 100,
+        last_seen_at: NOW + 101,
+        ..first.clone()
+    };
+    let updated = store
+        .upsert_install(&reattested)
+        .await
+        .expect("update the install");
+
+    assert_eq!(updated.id, "install-1");
+    assert_eq!(updated.app_id, APP_ID);
+    assert_eq!(updated.key_id, first.key_id);
+    assert_eq!(updated.public_key, first.public_key);
+    assert_eq!(updated.counter, 7);
+    assert_eq!(updated.environment, "development");
+    assert_eq!(updated.receipt, b"second receipt".to_vec());
+    assert_eq!(updated.verdict, r#"{"risk":"elevated"}"#);
+    assert_eq!(updated.attested_at, NOW + 100);
+    assert_eq!(updated.last_seen_at, NOW + 101);
+
+    let stored = store
+        .install(APP_ID, &first.key_id)
+        .await
+        .expect("read the install");
+    assert_eq!(stored, Some(updated));
+}
+
+pub(crate) async fn install_lookup_by_key_id(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    let first = install("install-1", APP_ID, 1);
+    let second = install("install-2", APP_ID, 2);
+    // The same key id under another app is a separate install.
+    let other = install("install-3", OTHER_APP_ID, 1);
+    for install in [&first, &second, &other] {
+        store
+            .upsert_install(install)
+            .await
+            .expect("insert an install");
+    }
+
+    let found_first = store.install(APP_ID, &first.key_id).await;
+    let found_second = store.install(APP_ID, &second.key_id).await;
+    let found_other = store.install(OTHER_APP_ID, &other.key_id).await;
+    let missing_under_other = store.install(OTHER_APP_ID, &second.key_id).await;
+    let missing_key = store.install(APP_ID, &[9; 32]).await;
+
+    assert_eq!(found_first.expect("read an install"), Some(first));
+    assert_eq!(found_second.expect("read an install"), Some(second));
+    assert_eq!(found_other.expect("read an install"), Some(other));
+    assert_eq!(missing_under_other.expect("read an install"), None);
+    assert_eq!(missing_key.expect("read an install"), None);
+}
+
+// === whole database ===
+
+pub(crate) async fn reopen_keeps_data(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let nonce = nonce(1, APP_ID, NOW + NONCE_LIFETIME);
+    store.insert_nonce(&nonce).await.expect("insert the nonce");
+    let consumed = consume(&store, &nonce.hash, APP_ID, NOW).await;
+    assert_eq!(consumed, Ok(()));
+    drop(store);
+
+    // Opening again runs the migrations again, which must find nothing left to apply.
+    let reopened = db.open().await;
+
+    let stored = reopened.app(APP_ID).await.expect("read the app");
+    assert_eq!(stored, Some(app(APP_ID)));
+    let replayed = consume(&reopened, &nonce.hash, APP_ID, NOW + 1).await;
+    assert_eq!(replayed, Err(NonceRejection::Replayed));
+}
+
+pub(crate) async fn ping_succeeds(db: TestDatabase) {
+    let store = db.open().await;
+
+    let result = store.ping().await;
+
+    assert!(result.is_ok(), "ping failed: {result:?}");
+}
+
+// === helpers ===
+
+fn app(id: &str) -> App {
+    let (team_id, bundle_id) = id.split_once('.').expect("app id has a team id prefix");
+    App {
+        id: id.to_owned(),
+        platform: "ios".to_owned(),
+        team_id: team_id.to_owned(),
+        bundle_id: bundle_id.to_owned(),
+        environment: "production".to_owned(),
+        created_at: NOW,
+    }
+}
+
+fn admin_key(id: &str, secret_byte: u8) -> AdminKey {
+    AdminKey {
+        id: id.to_owned(),
+        secret_hash: vec![secret_byte; 32],
+        created_at: NOW,
+    }
+}
+
+fn signing_key(kid: &str, created_at: i64, key_byte: u8) -> SigningKey {
+    SigningKey {
+        kid: kid.to_owned(),
+        algorithm: "ES256".to_owned(),
+        encrypted_private_key: vec![key_byte; 80],
+        public_key: vec![key_byte.wrapping_add(100); 65],
+        created_at,
+    }
+}
+
+/// Builds a nonce whose 32-byte hash repeats `seed`, issued one lifetime before `expires_at`.
+fn nonce(seed: u8, app_id: &str, expires_at: i64) -> NewNonce {
+    NewNonce {
+        hash: vec![seed; 32],
+        app_id: app_id.to_owned(),
+        issued_at: expires_at - NONCE_LIFETIME,
+        expires_at,
+    }
+}
+
+/// Builds a new install with counter 0 whose key id and public key repeat `key_seed`.
+fn install(id: &str, app_id: &str, key_seed: u8) -> Install {
+    // An uncompressed SEC1 point starts with 0x04.
+    let mut public_key = vec![key_seed; 65];
+    public_key[0] = 0x04;
+    Install {
+        id: id.to_owned(),
+        app_id: app_id.to_owned(),
+        key_id: vec![key_seed; 32],
+        public_key,
+        counter: 0,
+        environment: "production".to_owned(),
+        receipt: b"first receipt".to_vec(),
+        verdict: r#"{"risk":"low"}"#.to_owned(),
+        attested_at: NOW,
+        last_seen_at: NOW,
+    }
+}
+
+async fn consume(
+    store: &Arc<dyn Store>,
+    hash: &[u8],
+    app_id: &str,
+    now: i64,
+) -> Result<(), NonceRejection> {
+    store
+        .consume_nonce(hash, app_id, now)
+        .await
+        .expect("consume_nonce reached the database")
+}
+
+async fn counter_and_last_seen(store: &Arc<dyn Store>, key_id: &[u8]) -> (i64, i64) {
+    let install = store
+        .install(APP_ID, key_id)
+        .await
+        .expect("read the install")
+        .expect("the install exists");
+    (install.counter, install.last_seen_at)
+}
