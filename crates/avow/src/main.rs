@@ -1,1 +1,84 @@
-fn main() {}
+//! The `avow` command: the server, its admin client and offline verification tools.
+
+#![warn(missing_docs)]
+
+mod admin;
+mod serve;
+mod token;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Default address of a local server, used by the client commands.
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "avow",
+    version,
+    about = "Self-hosted mobile app attestation and token service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server. With no configuration it keeps its state in ./avow-data and listens on
+    /// 127.0.0.1:8080.
+    Serve {
+        /// TOML configuration file; AVOW_* environment variables override its values.
+        #[arg(long, env = "AVOW_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Manage admin API keys directly in the server's database (no running server needed).
+    #[command(subcommand)]
+    AdminKey(admin::AdminKeyCommand),
+    /// Register and list apps through the admin API.
+    #[command(subcommand)]
+    App(admin::AppCommand),
+    /// Inspect tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Verify captured evidence offline and print every check.
+    #[command(subcommand)]
+    Verify(verify::VerifyCommand),
+}
+
+/// Connection to a running server, shared by the client commands.
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// Base URL of the Avow server.
+    #[arg(long, env = "AVOW_SERVER", default_value = DEFAULT_SERVER)]
+    server: String,
+    /// Admin API key, as printed by the server's first start or `avow admin-key create`.
+    #[arg(long, env = "AVOW_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve { config } => serve::run(config).await,
+            Command::AdminKey(command) => admin::run_admin_key(command).await,
+            Command::App(command) => admin::run_app(command).await,
+            Command::Token(command) => token::run(command).await,
+            Command::Verify(command) => verify::run(command),
+        }
+    })
+}
