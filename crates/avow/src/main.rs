@@ -7,7 +7,6 @@ mod serve;
 mod token;
 mod verify;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -30,11 +29,7 @@ struct Cli {
 enum Command {
     /// Run the server. With no configuration it keeps its state in ./avow-data and listens on
     /// 127.0.0.1:8080.
-    Serve {
-        /// TOML configuration file; AVOW_* environment variables override its values.
-        #[arg(long, env = "AVOW_CONFIG")]
-        config: Option<PathBuf>,
-    },
+    Serve(serve::ServeArgs),
     /// Manage admin API keys directly in the server's database (no running server needed).
     #[command(subcommand)]
     AdminKey(admin::AdminKeyCommand),
@@ -74,7 +69,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
-            Command::Serve { config } => serve::run(config).await,
+            Command::Serve(args) => serve::run(args).await,
             Command::AdminKey(command) => admin::run_admin_key(command).await,
             Command::App(command) => admin::run_app(command).await,
             Command::Token(command) => token::run(command).await,

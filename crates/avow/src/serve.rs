@@ -1,5 +1,6 @@
 //! `avow serve`.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,8 +11,34 @@ use tracing_subscriber::EnvFilter;
 /// Environment variable with the log filter, in `tracing` directive syntax.
 const LOG_FILTER_ENV: &str = "AVOW_LOG";
 
-pub(crate) async fn run(config_path: Option<PathBuf>) -> ExitCode {
-    let config = match Config::load(config_path.as_deref(), |name| std::env::var(name).ok()) {
+/// Options of `avow serve`. Each flag wins over the configuration file and the environment.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// TOML configuration file; AVOW_* environment variables override its values.
+    #[arg(long, env = "AVOW_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Directory for the SQLite database and the master key file [default: ./avow-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL, `sqlite://PATH` or `postgres://USER@HOST:PORT/DB` [default: SQLite file
+    /// avow.db in the data directory].
+    #[arg(long)]
+    database: Option<String>,
+}
+
+pub(crate) async fn run(args: ServeArgs) -> ExitCode {
+    let flag = |name: &str| match name {
+        "AVOW_LISTEN" => args.listen.clone(),
+        "AVOW_DATA_DIR" => args.data_dir.as_ref().map(|dir| dir.display().to_string()),
+        "AVOW_DATABASE" => args.database.clone(),
+        _ => None,
+    };
+    let config = match Config::load(args.config.as_deref(), |name| {
+        flag(name).or_else(|| std::env::var(name).ok())
+    }) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("error: {error}");
@@ -54,6 +81,7 @@ pub(crate) fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

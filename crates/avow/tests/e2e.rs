@@ -1,0 +1,731 @@
+//! End to end: a real `avow serve` process on a temporary SQLite database, driven by a simulated
+//! iOS device whose test CA the server trusts as an extra App Attest root.
+//!
+//! All traffic goes to 127.0.0.1. Each server listens on a port the operating system picks,
+//! read back from its JSON log.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use avow_testgen::{
+    AssertionSpec, AttestationMutation, AttestationSpec, Environment, SimulatedDevice, TestPki,
+    sha256,
+};
+use avow_token::{Jwks, TokenVerifier};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+const APP_ID: &str = "TEAMID1234.com.example.bank";
+const OTHER_APP_ID: &str = "TEAMID1234.com.example.shop";
+
+/// A running `avow serve` process, killed when dropped.
+struct ServerProcess {
+    child: Child,
+    base_url: String,
+    admin_key: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    fn start(dir: &Path, config: &str) -> Self {
+        Self::start_with(dir, config, &[])
+    }
+
+    /// Starts a server in `dir` with `config`. Variables in `env` are set for the process. When
+    /// the database has no admin key yet, the key the server prints is kept; otherwise the
+    /// admin key is read from `AVOW_ADMIN_KEY` in `env`.
+    fn start_with(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
+        std::fs::write(dir.join("avow.toml"), config).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_avow"));
+        command
+            .args(["serve", "--config", "avow.toml"])
+            .current_dir(dir)
+            .env("AVOW_LOG_FORMAT", "json")
+            .env("AVOW_LOG", "debug,sqlx=warn,hyper=info,h2=info")
+            .env_remove("AVOW_MASTER_KEY")
+            .env_remove("AVOW_CONFIG")
+            .env_remove("AVOW_DATABASE")
+            .env_remove("AVOW_LISTEN")
+            .env_remove("AVOW_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+
+        let stdout = child.stdout.take().unwrap();
+        let (key_sender, key_receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(key) = line.trim().strip_prefix("export AVOW_ADMIN_KEY=") {
+                    let _ = key_sender.send(key.to_owned());
+                }
+            }
+        });
+
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (address_sender, address_receiver) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let log_writer = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                    if event["fields"]["message"] == "listening" {
+                        let address = event["fields"]["address"].as_str().unwrap().to_owned();
+                        let _ = address_sender.send(address);
+                    }
+                }
+                log_writer.lock().unwrap().push(line);
+            }
+        });
+        let address = address_receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server did not report its listen address");
+        // The key, when printed at all, is printed before the server listens.
+        let admin_key = match key_receiver.recv_timeout(Duration::from_millis(500)) {
+            Ok(key) => key,
+            Err(_) => env
+                .iter()
+                .find(|(name, _)| *name == "AVOW_ADMIN_KEY")
+                .map(|(_, value)| (*value).to_owned())
+                .expect("no admin key printed and none given"),
+        };
+        assert!(admin_key.starts_with("avow_admin_"), "{admin_key}");
+        Self {
+            child,
+            base_url: format!("http://{address}"),
+            admin_key,
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Sends SIGTERM and returns whether the process exited successfully.
+    fn stop(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        false
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+fn config(pki_root: &Path, nonce_ttl_secs: u64) -> String {
+    format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\nissuer = \"avow-e2e\"\n\
+         [nonce]\nttl_secs = {nonce_ttl_secs}\n\
+         [app_attest]\nextra_roots = [\"{}\"]\n",
+        pki_root.display()
+    )
+}
+
+fn avow_cli(server: &ServerProcess, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_avow"))
+        .args(args)
+        .env("AVOW_SERVER", &server.base_url)
+        .env("AVOW_ADMIN_KEY", &server.admin_key)
+        .output()
+        .unwrap()
+}
+
+fn register_app(server: &ServerProcess, app_id: &str) {
+    let (team, bundle) = app_id.split_once('.').unwrap();
+    let output = avow_cli(
+        server,
+        &[
+            "app",
+            "add",
+            "--platform",
+            "ios",
+            "--team-id",
+            team,
+            "--bundle-id",
+            bundle,
+            "--environment",
+            "development",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "app add failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+struct Client {
+    http: reqwest::blocking::Client,
+}
+
+impl Client {
+    fn new() -> Self {
+        Self {
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn post(&self, url: &str, body: &Value) -> (u16, Value) {
+        let response = self.http.post(url).json(body).send().unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().unwrap())
+    }
+
+    fn challenge(&self, server: &ServerProcess, app_id: &str) -> Vec<u8> {
+        let (status, body) = self.post(&server.url("/v1/challenge"), &json!({"app_id": app_id}));
+        assert_eq!(status, 200, "{body}");
+        URL_SAFE_NO_PAD
+            .decode(body["nonce"].as_str().unwrap())
+            .unwrap()
+    }
+}
+
+fn attest_body(app_id: &str, nonce: &[u8], device: &SimulatedDevice, object: &[u8]) -> Value {
+    json!({
+        "app_id": app_id,
+        "nonce": URL_SAFE_NO_PAD.encode(nonce),
+        "evidence": {"app_attest": {
+            // Key ids travel in standard base64, as iOS returns them.
+            "key_id": STANDARD.encode(device.key_id()),
+            "attestation_object": STANDARD.encode(object),
+        }},
+    })
+}
+
+fn refresh_body(app_id: &str, nonce: &[u8], device: &SimulatedDevice, counter: u32) -> Value {
+    let assertion = device.assertion(&AssertionSpec::new(app_id, sha256(nonce), counter));
+    json!({
+        "app_id": app_id,
+        "nonce": URL_SAFE_NO_PAD.encode(nonce),
+        "proof": {"app_attest": {
+            // base64url without padding, as some clients send it.
+            "key_id": URL_SAFE_NO_PAD.encode(device.key_id()),
+            "assertion": STANDARD.encode(assertion),
+        }},
+    })
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn device_attests_refreshes_and_tokens_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new();
+    let root_path = dir.path().join("test-root.pem");
+    std::fs::write(&root_path, pki.root_pem()).unwrap();
+    let mut server = ServerProcess::start(dir.path(), &config(&root_path, 120));
+    register_app(&server, APP_ID);
+    register_app(&server, OTHER_APP_ID);
+    let client = Client::new();
+    let device = SimulatedDevice::new();
+
+    // challenge → attest → token
+    let nonce = client.challenge(&server, APP_ID);
+    let spec = AttestationSpec::new(APP_ID, sha256(&nonce), Environment::Development);
+    let object = device.attestation(&pki, &spec);
+    let (status, body) = client.post(
+        &server.url("/v1/attest"),
+        &attest_body(APP_ID, &nonce, &device, &object),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut tokens = vec![body["token"].as_str().unwrap().to_owned()];
+    let install_id = body["install_id"].as_str().unwrap().to_owned();
+
+    // the same nonce again: replayed
+    let (status, body) = client.post(
+        &server.url("/v1/attest"),
+        &attest_body(APP_ID, &nonce, &device, &object),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["reason"], "nonce_replayed");
+
+    // several refreshes with increasing counters
+    for counter in 1..=4 {
+        let nonce = client.challenge(&server, APP_ID);
+        let (status, body) = client.post(
+            &server.url("/v1/refresh"),
+            &refresh_body(APP_ID, &nonce, &device, counter),
+        );
+        assert_eq!(status, 200, "refresh {counter}: {body}");
+        assert_eq!(body["install_id"], install_id.as_str());
+        tokens.push(body["token"].as_str().unwrap().to_owned());
+    }
+
+    // a counter that does not increase
+    let nonce = client.challenge(&server, APP_ID);
+    let (status, body) = client.post(
+        &server.url("/v1/refresh"),
+        &refresh_body(APP_ID, &nonce, &device, 4),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["reason"], "counter_not_increased");
+
+    // a nonce issued to another app
+    let nonce = client.challenge(&server, OTHER_APP_ID);
+    let (status, body) = client.post(
+        &server.url("/v1/refresh"),
+        &refresh_body(APP_ID, &nonce, &device, 5),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["reason"], "nonce_app_mismatch");
+
+    // an attestation made for another app id
+    let other_device = SimulatedDevice::new();
+    let nonce = client.challenge(&server, APP_ID);
+    let spec = AttestationSpec::new(APP_ID, sha256(&nonce), Environment::Development)
+        .with_mutation(AttestationMutation::RpIdOf(OTHER_APP_ID.to_owned()));
+    let object = other_device.attestation(&pki, &spec);
+    let (status, body) = client.post(
+        &server.url("/v1/attest"),
+        &attest_body(APP_ID, &nonce, &other_device, &object),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["reason"], "app_id_mismatch");
+
+    // a nonce this server never issued
+    let (status, body) = client.post(
+        &server.url("/v1/refresh"),
+        &refresh_body(APP_ID, &[7u8; 32], &device, 6),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["reason"], "nonce_unknown");
+
+    // tokens verify against the served JWKS
+    let jwks: Jwks = client
+        .http
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let verifier = TokenVerifier::from_jwks(&jwks)
+        .unwrap()
+        .with_issuer("avow-e2e")
+        .with_audiences(vec![APP_ID.to_owned()]);
+    for (index, token) in tokens.iter().enumerate() {
+        let claims = verifier.verify(token, now()).unwrap();
+        assert_eq!(claims.sub, APP_ID);
+        assert_eq!(claims.ins, install_id);
+        assert_eq!(claims.att.prv, "app_attest");
+        assert_eq!(claims.att.env, "development");
+        let expected_via = if index == 0 {
+            "attestation"
+        } else {
+            "assertion"
+        };
+        assert_eq!(claims.att.via, expected_via);
+        assert_eq!(claims.exp - claims.iat, 300);
+    }
+
+    // the CLI verifies a token against the served JWKS, and reports a tampered one
+    let jwks_url = server.url("/.well-known/jwks.json");
+    let output = avow_cli(
+        &server,
+        &[
+            "token", "verify", &tokens[0], "--jwks", &jwks_url, "--issuer", "avow-e2e",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let mut tampered = tokens[0].clone();
+    tampered.push('A');
+    let output = avow_cli(
+        &server,
+        &["token", "verify", &tampered, "--jwks", &jwks_url],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("invalid token"));
+
+    // nothing secret reached the log
+    let log = server.log_text();
+    assert!(
+        log.contains("\"verdict\":\"allow\""),
+        "decisions are logged"
+    );
+    for token in &tokens {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!log.contains(signature), "a token reached the log");
+    }
+    assert!(
+        !log.contains(&URL_SAFE_NO_PAD.encode(&nonce)),
+        "a nonce reached the log"
+    );
+    assert!(
+        !log.contains(&server.admin_key),
+        "the admin key reached the log"
+    );
+    assert!(
+        !log.contains(&STANDARD.encode(&object)[..64]),
+        "evidence reached the log"
+    );
+
+    assert!(server.stop(), "server did not exit cleanly on SIGTERM");
+}
+
+#[test]
+fn concurrent_refreshes_with_same_counter_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new();
+    let root_path = dir.path().join("test-root.pem");
+    std::fs::write(&root_path, pki.root_pem()).unwrap();
+    let mut server = ServerProcess::start(dir.path(), &config(&root_path, 120));
+    register_app(&server, APP_ID);
+    let client = Client::new();
+    let device = SimulatedDevice::new();
+
+    let nonce = client.challenge(&server, APP_ID);
+    let spec = AttestationSpec::new(APP_ID, sha256(&nonce), Environment::Development);
+    let object = device.attestation(&pki, &spec);
+    let (status, body) = client.post(
+        &server.url("/v1/attest"),
+        &attest_body(APP_ID, &nonce, &device, &object),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    for round in 1..=5u32 {
+        let bodies: Vec<Value> = (0..2)
+            .map(|_| refresh_body(APP_ID, &client.challenge(&server, APP_ID), &device, round))
+            .collect();
+        let url = server.url("/v1/refresh");
+        let outcomes: Vec<(u16, Value)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = bodies
+                .iter()
+                .map(|body| {
+                    let url = url.clone();
+                    scope.spawn(move || Client::new().post(&url, body))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap())
+                .collect()
+        });
+        let winners = outcomes.iter().filter(|(status, _)| *status == 200).count();
+        assert_eq!(winners, 1, "round {round}: {outcomes:?}");
+        let loser = outcomes.iter().find(|(status, _)| *status != 200).unwrap();
+        assert_eq!(loser.0, 403, "round {round}");
+        assert_eq!(loser.1["reason"], "counter_not_increased", "round {round}");
+    }
+    assert!(server.stop());
+}
+
+#[test]
+fn expired_nonce_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new();
+    let root_path = dir.path().join("test-root.pem");
+    std::fs::write(&root_path, pki.root_pem()).unwrap();
+    // Nonces live one second on this server.
+    let mut server = ServerProcess::start(dir.path(), &config(&root_path, 1));
+    register_app(&server, APP_ID);
+    let client = Client::new();
+    let device = SimulatedDevice::new();
+
+    let nonce = client.challenge(&server, APP_ID);
+    std::thread::sleep(Duration::from_millis(2100));
+    let spec = AttestationSpec::new(APP_ID, sha256(&nonce), Environment::Development);
+    let object = device.attestation(&pki, &spec);
+    let (status, body) = client.post(
+        &server.url("/v1/attest"),
+        &attest_body(APP_ID, &nonce, &device, &object),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["reason"], "nonce_expired");
+    assert!(server.stop());
+}
+
+#[test]
+fn bad_requests_get_reason_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new();
+    let root_path = dir.path().join("test-root.pem");
+    std::fs::write(&root_path, pki.root_pem()).unwrap();
+    let mut server = ServerProcess::start(dir.path(), &config(&root_path, 120));
+    register_app(&server, APP_ID);
+    let client = Client::new();
+    let device = SimulatedDevice::new();
+
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        (
+            "/v1/challenge",
+            json!({"app_id": "NOPE.com.example"}),
+            404,
+            "app_not_found",
+        ),
+        ("/v1/challenge", json!({"app": APP_ID}), 400, "invalid_json"),
+        (
+            "/v1/attest",
+            json!({"app_id": APP_ID, "nonce": "!!", "evidence": {"app_attest": {"key_id": STANDARD.encode(device.key_id()), "attestation_object": "AA=="}}}),
+            400,
+            "invalid_nonce",
+        ),
+        (
+            "/v1/attest",
+            json!({"app_id": APP_ID, "nonce": URL_SAFE_NO_PAD.encode([1u8; 32]), "evidence": {"app_attest": {"key_id": "abc", "attestation_object": "AA=="}}}),
+            400,
+            "invalid_key_id",
+        ),
+        (
+            "/v1/attest",
+            json!({"app_id": APP_ID, "nonce": URL_SAFE_NO_PAD.encode([1u8; 32]), "evidence": {}}),
+            400,
+            "missing_evidence",
+        ),
+        (
+            "/v1/refresh",
+            json!({"app_id": APP_ID, "nonce": URL_SAFE_NO_PAD.encode([1u8; 32]), "proof": {"app_attest": {"key_id": STANDARD.encode(device.key_id()), "assertion": "AA=="}}}),
+            404,
+            "install_not_found",
+        ),
+    ];
+    for (path, body, expected_status, expected_reason) in cases {
+        let (status, response) = client.post(&server.url(path), &body);
+        assert_eq!(status, expected_status, "{path} {body}: {response}");
+        assert_eq!(response["reason"], expected_reason, "{path} {body}");
+        assert!(response["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    // Garbage evidence with a valid nonce: a 400 naming the structural problem.
+    let nonce = client.challenge(&server, APP_ID);
+    let (status, body) = client.post(
+        &server.url("/v1/attest"),
+        &attest_body(APP_ID, &nonce, &device, b"\xa1\x61\x61"),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["reason"], "malformed_cbor");
+
+    // Not JSON at all.
+    let response = client
+        .http
+        .post(server.url("/v1/challenge"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["reason"], "invalid_json");
+
+    // Admin API without a key.
+    let response = client
+        .http
+        .get(server.url("/admin/v1/apps"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["reason"], "unauthorized");
+
+    // Admin API with a wrong secret.
+    let wrong = format!("{}x", server.admin_key);
+    let response = client
+        .http
+        .get(server.url("/admin/v1/apps"))
+        .bearer_auth(wrong)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    assert!(server.stop());
+}
+
+/// A PostgreSQL schema of its own for one test, dropped at the end.
+struct PostgresSchema {
+    base_url: String,
+    name: String,
+}
+
+impl PostgresSchema {
+    fn create(base_url: &str) -> Self {
+        let name = format!("avow_e2e_{}", hex_id());
+        run_sql(base_url, &format!("CREATE SCHEMA {name}"));
+        Self {
+            base_url: base_url.to_owned(),
+            name,
+        }
+    }
+
+    /// The database URL with this schema as the search path.
+    fn url(&self) -> String {
+        let separator = if self.base_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.base_url, self.name
+        )
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        run_sql(
+            &self.base_url,
+            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+    }
+}
+
+fn hex_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{:x}_{nanos:x}", std::process::id())
+}
+
+fn run_sql(url: &str, statement: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+    });
+}
+
+#[test]
+fn two_instances_share_postgres() {
+    let Ok(postgres_url) = std::env::var("AVOW_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipped: AVOW_TEST_POSTGRES_URL is not set (two-instance PostgreSQL test not run)"
+        );
+        return;
+    };
+    let schema = PostgresSchema::create(&postgres_url);
+    let database_url = schema.url();
+    let pki = TestPki::new();
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let root_path = dir_a.path().join("test-root.pem");
+    std::fs::write(&root_path, pki.root_pem()).unwrap();
+    // Instances that share a database must share the master key that seals the signing keys.
+    let master_key = STANDARD.encode([42u8; 32]);
+    let config = format!("database = \"{database_url}\"\n{}", config(&root_path, 120));
+    let mut first =
+        ServerProcess::start_with(dir_a.path(), &config, &[("AVOW_MASTER_KEY", &master_key)]);
+    let admin_key = first.admin_key.clone();
+    let mut second = ServerProcess::start_with(
+        dir_b.path(),
+        &config,
+        &[
+            ("AVOW_MASTER_KEY", &master_key),
+            ("AVOW_ADMIN_KEY", &admin_key),
+        ],
+    );
+    register_app(&first, APP_ID);
+    let client = Client::new();
+    let device = SimulatedDevice::new();
+
+    // Attest through the first instance.
+    let nonce = client.challenge(&first, APP_ID);
+    let spec = AttestationSpec::new(APP_ID, sha256(&nonce), Environment::Development);
+    let object = device.attestation(&pki, &spec);
+    let (status, body) = client.post(
+        &first.url("/v1/attest"),
+        &attest_body(APP_ID, &nonce, &device, &object),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // A nonce from the first instance, replayed at the second, is rejected there.
+    let (status, body) = client.post(
+        &second.url("/v1/attest"),
+        &attest_body(APP_ID, &nonce, &device, &object),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["reason"], "nonce_replayed");
+
+    // The same counter sent to both instances at once: exactly one wins.
+    let mut tokens = Vec::new();
+    for round in 1..=5u32 {
+        let targets = [&first, &second];
+        let bodies: Vec<(String, Value)> = targets
+            .iter()
+            .map(|server| {
+                let nonce = client.challenge(server, APP_ID);
+                (
+                    server.url("/v1/refresh"),
+                    refresh_body(APP_ID, &nonce, &device, round),
+                )
+            })
+            .collect();
+        let outcomes: Vec<(u16, Value)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = bodies
+                .iter()
+                .map(|(url, body)| scope.spawn(move || Client::new().post(url, body)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap())
+                .collect()
+        });
+        let winners: Vec<_> = outcomes
+            .iter()
+            .filter(|(status, _)| *status == 200)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
+        tokens.push(winners[0].1["token"].as_str().unwrap().to_owned());
+        let loser = outcomes.iter().find(|(status, _)| *status != 200).unwrap();
+        assert_eq!(loser.1["reason"], "counter_not_increased", "round {round}");
+    }
+
+    // Both instances publish the same key, so tokens from either verify with either JWKS.
+    for server in [&first, &second] {
+        let jwks: Jwks = client
+            .http
+            .get(server.url("/.well-known/jwks.json"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let verifier = TokenVerifier::from_jwks(&jwks).unwrap();
+        for token in &tokens {
+            assert!(verifier.verify(token, now()).is_ok());
+        }
+    }
+    assert!(first.stop());
+    assert!(second.stop());
+}
