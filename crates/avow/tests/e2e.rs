@@ -76,11 +76,11 @@ impl ServerProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Ok(event) = serde_json::from_str::<Value>(&line) {
-                    if event["fields"]["message"] == "listening" {
-                        let address = event["fields"]["address"].as_str().unwrap().to_owned();
-                        let _ = address_sender.send(address);
-                    }
+                if let Ok(event) = serde_json::from_str::<Value>(&line)
+                    && event["fields"]["message"] == "listening"
+                {
+                    let address = event["fields"]["address"].as_str().unwrap().to_owned();
+                    let _ = address_sender.send(address);
                 }
                 log_writer.lock().unwrap().push(line);
             }
