@@ -190,7 +190,11 @@ impl TokenVerifier {
             })?
             .claims;
 
-        if self.issuer.as_ref().is_some_and(|issuer| claims.iss != *issuer) {
+        if self
+            .issuer
+            .as_ref()
+            .is_some_and(|issuer| claims.iss != *issuer)
+        {
             return Err(TokenError::IssuerMismatch);
         }
         if !self.audiences.is_empty() && !self.audiences.contains(&claims.aud) {
