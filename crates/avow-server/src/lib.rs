@@ -260,6 +260,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -298,6 +299,14 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, error::Ap
         )
     })?;
     Ok("ready")
+}
+
+async fn method_not_allowed() -> error::ApiError {
+    error::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept this method",
+    )
 }
 
 async fn not_found() -> error::ApiError {

@@ -542,6 +542,39 @@ fn bad_requests_get_reason_codes() {
     let body: Value = response.json().unwrap();
     assert_eq!(body["reason"], "invalid_json");
 
+    // A known route with the wrong method, and an unknown route.
+    let response = client.http.get(server.url("/v1/attest")).send().unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["reason"], "method_not_allowed");
+    let response = client.http.get(server.url("/v2/nothing")).send().unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["reason"], "route_not_found");
+
+    // A body over the limit.
+    let response = client
+        .http
+        .post(server.url("/v1/attest"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 300 * 1024])
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["reason"], "body_too_large");
+
+    // A body that is not declared as JSON.
+    let response = client
+        .http
+        .post(server.url("/v1/challenge"))
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["reason"], "unsupported_media_type");
+
     // Admin API without a key.
     let response = client
         .http
