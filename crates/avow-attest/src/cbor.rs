@@ -8,6 +8,10 @@ use crate::Error;
 /// nest three levels deep.
 pub(crate) const MAX_DEPTH: usize = 16;
 
+/// Maximum number of entries in any CBOR map. App Attest maps have at most five; the cap keeps
+/// the duplicate-key check, which compares every pair of keys, cheap on hostile input.
+pub(crate) const MAX_MAP_ENTRIES: usize = 64;
+
 /// Decodes one CBOR item from the front of `input` and returns it with the bytes that follow.
 pub(crate) fn decode_prefix<'a>(
     input: &'a [u8],
@@ -49,6 +53,12 @@ pub(crate) fn decode_exact(input: &[u8], what: &'static str) -> Result<Value, Er
 fn reject_duplicate_keys(value: &Value, what: &'static str) -> Result<(), Error> {
     match value {
         Value::Map(entries) => {
+            if entries.len() > MAX_MAP_ENTRIES {
+                return Err(Error::CborMapTooLarge {
+                    what,
+                    max: MAX_MAP_ENTRIES,
+                });
+            }
             for (index, (key, item)) in entries.iter().enumerate() {
                 if entries[..index].iter().any(|(earlier, _)| earlier == key) {
                     return Err(Error::CborDuplicateKey {
@@ -147,6 +157,28 @@ mod tests {
         let input = [0x81, 0xa2, 0x01, 0x01, 0x01, 0x02];
         let error = decode_exact(&input, "test").unwrap_err();
         assert_eq!(error.reason(), "cbor_duplicate_key");
+    }
+
+    #[test]
+    fn map_with_too_many_entries_rejected() {
+        // A map of 65 integer keys 0..64 with value 0.
+        let mut input = vec![0xb8, 65];
+        for key in 0u8..65 {
+            if key < 24 {
+                input.push(key);
+            } else {
+                input.extend_from_slice(&[0x18, key]);
+            }
+            input.push(0x00);
+        }
+        let error = decode_exact(&input, "test").unwrap_err();
+        assert_eq!(
+            error,
+            Error::CborMapTooLarge {
+                what: "test",
+                max: 64
+            }
+        );
     }
 
     #[test]

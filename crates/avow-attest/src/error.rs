@@ -39,6 +39,14 @@ pub enum Error {
         /// The maximum accepted depth.
         max_depth: usize,
     },
+    /// A CBOR map has more entries than the verifier accepts.
+    #[error("a CBOR map in {what} has more than {max} entries")]
+    CborMapTooLarge {
+        /// Which structure contains the map.
+        what: &'static str,
+        /// The maximum accepted number of entries.
+        max: usize,
+    },
     /// Bytes follow the end of a structure that must end there.
     #[error("{len} unexpected trailing bytes after {what}")]
     TrailingBytes {
@@ -119,6 +127,27 @@ pub enum Error {
         /// The path builder's description.
         detail: String,
     },
+    /// The leaf certificate is not issued for the host name the provider signs with.
+    #[error("leaf certificate is not valid for {expected}")]
+    CertificateNameMismatch {
+        /// The expected host name.
+        expected: String,
+    },
+    /// A JWS is not three base64url parts with a JSON header, or its header is unusable.
+    #[error("malformed JWS: {detail}")]
+    MalformedJws {
+        /// What is wrong with it.
+        detail: &'static str,
+    },
+    /// A JWS names a signature algorithm the provider does not use.
+    #[error("JWS algorithm {received:?} is not accepted for this provider")]
+    JwsAlgorithmNotAllowed {
+        /// The `alg` header value.
+        received: String,
+    },
+    /// A JWS signature does not verify with the signer's key.
+    #[error("JWS signature is invalid")]
+    JwsSignatureInvalid,
     /// The credential certificate lacks the App Attest nonce extension.
     #[error("credential certificate has no nonce extension (OID 1.2.840.113635.100.8.2)")]
     CertificateNonceMissing,
@@ -183,6 +212,7 @@ impl Error {
             Self::MalformedCbor { .. } => "malformed_cbor",
             Self::CborDuplicateKey { .. } => "cbor_duplicate_key",
             Self::CborTooDeep { .. } => "cbor_too_deep",
+            Self::CborMapTooLarge { .. } => "cbor_map_too_large",
             Self::TrailingBytes { .. } => "trailing_bytes",
             Self::MissingField { .. } => "missing_field",
             Self::UnsupportedFormat { .. } => "unsupported_format",
@@ -195,6 +225,10 @@ impl Error {
             Self::UnknownIssuer => "unknown_issuer",
             Self::CertificateSignatureInvalid => "certificate_signature_invalid",
             Self::CertificateChainInvalid { .. } => "certificate_chain_invalid",
+            Self::CertificateNameMismatch { .. } => "certificate_name_mismatch",
+            Self::MalformedJws { .. } => "malformed_jws",
+            Self::JwsAlgorithmNotAllowed { .. } => "jws_algorithm_not_allowed",
+            Self::JwsSignatureInvalid => "jws_signature_invalid",
             Self::CertificateNonceMissing => "certificate_nonce_missing",
             Self::CertificateNonceMalformed => "certificate_nonce_malformed",
             Self::CertificateNonceMismatch => "certificate_nonce_mismatch",

@@ -22,8 +22,14 @@ pub mod app_attest;
 mod cbor;
 pub mod encoding;
 mod error;
+#[allow(dead_code)]
+mod jws;
+mod roots;
+pub mod verdict;
+mod x509;
 
 pub use error::Error;
+pub use roots::Roots;
 pub use rustls_pki_types::UnixTime;
 
 /// Returns the SHA-256 digest of `data`.

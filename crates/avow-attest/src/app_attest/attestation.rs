@@ -1,8 +1,7 @@
 //! Verification of App Attest attestation objects.
 
 use ciborium::value::Value;
-use rustls_pki_types::{CertificateDer, UnixTime};
-use webpki::{EndEntityCert, KeyUsage, aws_lc_rs as algorithms};
+use rustls_pki_types::UnixTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::oid_registry::Oid;
 
@@ -15,15 +14,6 @@ const FORMAT: &str = "apple-appattest";
 
 /// OID 1.2.840.113635.100.8.2, Apple's nonce extension in the credential certificate.
 const NONCE_EXTENSION_OID: &[u64] = &[1, 2, 840, 113_635, 100, 8, 2];
-
-/// Signature algorithms found on App Attest chains: the P-384 root and intermediate sign with
-/// SHA-384 and SHA-256, and test chains may use P-256 CAs.
-static SIGNATURE_ALGORITHMS: &[&dyn rustls_pki_types::SignatureVerificationAlgorithm] = &[
-    algorithms::ECDSA_P256_SHA256,
-    algorithms::ECDSA_P256_SHA384,
-    algorithms::ECDSA_P384_SHA256,
-    algorithms::ECDSA_P384_SHA384,
-];
 
 /// What the caller knows about an attestation it received.
 #[derive(Clone, Copy, Debug)]
@@ -246,7 +236,7 @@ pub fn verify_attestation_report(
     record(AttestationCheck::Structure, Ok(()));
     record(
         AttestationCheck::CertificateChain,
-        check_chain(&decoded, leaf.as_ref().ok(), roots, now),
+        check_chain(&decoded, roots, now),
     );
     record(
         AttestationCheck::CertificateNonce,
@@ -392,7 +382,6 @@ struct Leaf {
     public_key: Result<[u8; 65], Error>,
     /// The nonce extension's octet string, or why it cannot be read.
     nonce: Result<[u8; 32], Error>,
-    not_before: u64,
     not_after: u64,
 }
 
@@ -402,7 +391,6 @@ fn parse_leaf(der: &[u8]) -> Result<Leaf, Error> {
     Ok(Leaf {
         public_key: leaf_public_key(&certificate),
         nonce: leaf_nonce(&certificate),
-        not_before: unix_seconds(certificate.validity().not_before.timestamp()),
         not_after: unix_seconds(certificate.validity().not_after.timestamp()),
     })
 }
@@ -449,12 +437,7 @@ fn leaf_nonce(certificate: &X509Certificate<'_>) -> Result<[u8; 32], Error> {
     <[u8; 32]>::try_from(nonce).map_err(|_| Error::CertificateNonceMalformed)
 }
 
-fn check_chain(
-    decoded: &Decoded,
-    leaf: Option<&Leaf>,
-    roots: &Roots,
-    now: UnixTime,
-) -> Result<(), Error> {
+fn check_chain(decoded: &Decoded, roots: &Roots, now: UnixTime) -> Result<(), Error> {
     let count = 1 + decoded.intermediates.len();
     if count != 2 {
         return Err(Error::CertificateChainLength {
@@ -462,33 +445,14 @@ fn check_chain(
             expected: 2,
         });
     }
-    let leaf_der = CertificateDer::from_slice(&decoded.leaf);
-    let end_entity = EndEntityCert::try_from(&leaf_der)
-        .map_err(|_| Error::MalformedCertificate { which: "leaf" })?;
-    let intermediates: Vec<CertificateDer<'_>> = decoded
-        .intermediates
-        .iter()
-        .map(|der| CertificateDer::from_slice(der))
-        .collect();
-    end_entity
-        .verify_for_usage(
-            SIGNATURE_ALGORITHMS,
-            roots.anchors(),
-            &intermediates,
-            now,
-            KeyUsage::client_auth(),
-            None,
-            None,
-        )
-        .map(|_| ())
-        .map_err(|error| {
-            // The path builder reports the failing time but not the certificate, so the
-            // certificate is found by its validity bound.
-            Error::from_webpki(error, |bound| match leaf {
-                Some(leaf) if leaf.not_after == bound || leaf.not_before == bound => "leaf",
-                _ => "intermediate or root",
-            })
-        })
+    crate::x509::verify_chain(
+        &decoded.leaf,
+        &decoded.intermediates,
+        roots,
+        now,
+        crate::x509::ECDSA_ALGORITHMS,
+        None,
+    )
 }
 
 fn check_certificate_nonce(

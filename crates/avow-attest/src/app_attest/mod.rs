@@ -13,9 +13,6 @@ mod assertion;
 mod attestation;
 mod auth_data;
 
-use rustls_pki_types::TrustAnchor;
-use rustls_pki_types::{CertificateDer, pem::PemObject};
-
 pub use assertion::{
     AssertionCheck, AssertionInput, AssertionReport, VerifiedAssertion, verify_assertion,
     verify_assertion_report,
@@ -27,9 +24,10 @@ pub use attestation::{
 pub use auth_data::Extensions;
 
 use crate::Error;
+pub use crate::Roots;
 
 /// Apple App Attestation Root CA, as published by Apple (provenance in `roots/README.md`).
-const APPLE_APP_ATTESTATION_ROOT_CA_PEM: &[u8] =
+pub(crate) const APPLE_APP_ATTESTATION_ROOT_CA_PEM: &[u8] =
     include_bytes!("roots/Apple_App_Attestation_Root_CA.pem");
 
 /// Largest attestation object accepted. Real ones are about 5 KiB, most of it the receipt.
@@ -105,73 +103,6 @@ impl AppId {
     }
 }
 
-/// The trust anchors that App Attest credential certificates must chain to.
-#[derive(Clone, Debug)]
-pub struct Roots {
-    anchors: Vec<TrustAnchor<'static>>,
-}
-
-impl Roots {
-    /// Returns the set containing only Apple's App Attestation Root CA.
-    pub fn apple() -> Self {
-        let mut roots = Self {
-            anchors: Vec::new(),
-        };
-        // The PEM file is compiled in and parsed by the crate's own tests, so this cannot fail
-        // at run time.
-        #[allow(clippy::expect_used)]
-        roots
-            .add_pem(APPLE_APP_ATTESTATION_ROOT_CA_PEM)
-            .expect("the compiled-in Apple root is valid");
-        roots
-    }
-
-    /// Returns an empty set, to which [`Roots::add_der`] or [`Roots::add_pem`] add anchors.
-    pub fn empty() -> Self {
-        Self {
-            anchors: Vec::new(),
-        }
-    }
-
-    /// Adds one DER certificate as a trust anchor.
-    pub fn add_der(&mut self, der: &[u8]) -> Result<(), Error> {
-        let certificate = CertificateDer::from_slice(der);
-        let anchor = webpki::anchor_from_trusted_cert(&certificate)
-            .map_err(|_| Error::MalformedCertificate { which: "root" })?;
-        self.anchors.push(anchor.to_owned());
-        Ok(())
-    }
-
-    /// Adds every certificate of a PEM text as a trust anchor. Returns how many were added.
-    pub fn add_pem(&mut self, pem: &[u8]) -> Result<usize, Error> {
-        let mut added = 0;
-        for certificate in CertificateDer::pem_slice_iter(pem) {
-            let certificate =
-                certificate.map_err(|_| Error::MalformedCertificate { which: "root" })?;
-            self.add_der(&certificate)?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(Error::MalformedCertificate { which: "root" });
-        }
-        Ok(added)
-    }
-
-    /// Returns how many anchors the set holds.
-    pub fn len(&self) -> usize {
-        self.anchors.len()
-    }
-
-    /// Returns whether the set holds no anchor.
-    pub fn is_empty(&self) -> bool {
-        self.anchors.is_empty()
-    }
-
-    pub(crate) fn anchors(&self) -> &[TrustAnchor<'static>] {
-        &self.anchors
-    }
-}
-
 /// The outcome of one check in a step-by-step report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckOutcome {
@@ -186,11 +117,6 @@ pub enum CheckOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn apple_root_loads() {
-        assert_eq!(Roots::apple().len(), 1);
-    }
 
     #[test]
     fn app_id_parse_requires_team_and_bundle() {
@@ -211,11 +137,5 @@ mod tests {
             Some(Environment::Production)
         );
         assert_eq!(Environment::from_aaguid(&[0u8; 16]), None);
-    }
-
-    #[test]
-    fn pem_without_certificate_rejected() {
-        let error = Roots::empty().add_pem(b"not a certificate").unwrap_err();
-        assert_eq!(error.reason(), "malformed_certificate");
     }
 }

@@ -1,0 +1,248 @@
+//! The verdict every provider's verifier produces, in one vocabulary for policy and tokens.
+//!
+//! Provider-reported labels stay in the provider's module in the provider's own words; this
+//! module only holds what policy compares across providers. Every field has a value that means
+//! "not established" (`Unevaluated`, `None`, an empty flag list), so a verdict can be built even
+//! when the provider said little, as a failing SafetyNet or Play Integrity response does.
+
+/// The source of evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Provider {
+    /// Android key attestation (a hardware-backed key with Google's certificate chain).
+    AndroidKeyAttestation,
+    /// Apple App Attest.
+    AppAttest,
+    /// Apple DeviceCheck (two bits and device token validation; no cryptographic evidence).
+    AppleDeviceCheck,
+    /// Avow's own install key, registered with an app measurement.
+    AvowDeviceKey,
+    /// Huawei HMS Safety Detect SysIntegrity.
+    HuaweiSafetyDetect,
+    /// Google Play Integrity.
+    PlayIntegrity,
+    /// Google SafetyNet Attestation (legacy).
+    SafetyNet,
+}
+
+impl Provider {
+    /// Returns the snake_case name used in APIs, claims and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AndroidKeyAttestation => "android_key_attestation",
+            Self::AppAttest => "app_attest",
+            Self::AppleDeviceCheck => "apple_device_check",
+            Self::AvowDeviceKey => "avow_device_key",
+            Self::HuaweiSafetyDetect => "huawei_safety_detect",
+            Self::PlayIntegrity => "play_integrity",
+            Self::SafetyNet => "safetynet",
+        }
+    }
+}
+
+/// Whether the app binary is the genuine one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AppIntegrity {
+    /// The provider did not evaluate the app, or said nothing about it.
+    Unevaluated,
+    /// The app is not the registered one (unknown signing certificate, sideloaded version).
+    Unrecognized,
+    /// The provider recognised the app: package or bundle and signing identity match.
+    Recognized,
+}
+
+/// How far the device can be trusted, from least to most. Variants are in that order so that
+/// policy can compare levels with `<` and `>=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeviceIntegrity {
+    /// No integrity was established: a compromised device, or a provider that said nothing.
+    None,
+    /// The device passes basic checks but may be rooted or run an uncertified system.
+    Basic,
+    /// A certified device with a locked bootloader and an unmodified system.
+    Device,
+    /// Device integrity backed by hardware-protected keys and verified boot.
+    Strong,
+}
+
+/// A specific risk a provider reported, beyond the integrity level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RiskFlag {
+    /// Another app on the device can capture the screen or control the device.
+    AppAccessRisk,
+    /// The bootloader is unlocked or the verified boot state is not green.
+    BootloaderUnlocked,
+    /// The build is debuggable.
+    Debuggable,
+    /// The device has been active far more than normal devices (possible automation).
+    HighDeviceActivity,
+    /// A hooking framework was detected.
+    HookingDetected,
+    /// Play Protect or an equivalent reports a risk on the device.
+    PlayProtectRisk,
+    /// The device is rooted or jailbroken.
+    Rooted,
+    /// The response is a test response configured by the developer, not a real evaluation.
+    TestingResponse,
+    /// The app was not installed from an official store.
+    UnknownInstaller,
+    /// The app or account is not licensed.
+    Unlicensed,
+    /// The device is an emulator or a virtual device.
+    Virtual,
+}
+
+impl RiskFlag {
+    /// Returns the snake_case name used in APIs, claims and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AppAccessRisk => "app_access_risk",
+            Self::BootloaderUnlocked => "bootloader_unlocked",
+            Self::Debuggable => "debuggable",
+            Self::HighDeviceActivity => "high_device_activity",
+            Self::HookingDetected => "hooking_detected",
+            Self::PlayProtectRisk => "play_protect_risk",
+            Self::Rooted => "rooted",
+            Self::TestingResponse => "testing_response",
+            Self::UnknownInstaller => "unknown_installer",
+            Self::Unlicensed => "unlicensed",
+            Self::Virtual => "virtual",
+        }
+    }
+}
+
+/// How much the evidence itself can be trusted, from least to most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TrustLevel {
+    /// Measured by the app itself on the device (Avow's device key): an attacker who controls
+    /// the device controls the measurement.
+    Software,
+    /// Signed by the platform vendor's service (Play Integrity, SafetyNet, Huawei).
+    Platform,
+    /// Backed by a hardware key attested by the vendor (App Attest, Android key attestation).
+    Hardware,
+}
+
+/// The common verdict of one piece of evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Who produced the evidence.
+    pub provider: Provider,
+    /// How much the evidence can be trusted.
+    pub trust: TrustLevel,
+    /// Whether the app is genuine.
+    pub app_integrity: AppIntegrity,
+    /// How far the device can be trusted.
+    pub device_integrity: DeviceIntegrity,
+    /// Risks reported besides the integrity level, sorted and without duplicates.
+    pub risk_flags: Vec<RiskFlag>,
+    /// When the provider produced the evidence, Unix milliseconds, when it says.
+    pub evidence_time_ms: Option<u64>,
+}
+
+impl Verdict {
+    /// Builds a verdict, sorting and deduplicating the flags.
+    pub fn new(
+        provider: Provider,
+        trust: TrustLevel,
+        app_integrity: AppIntegrity,
+        device_integrity: DeviceIntegrity,
+        mut risk_flags: Vec<RiskFlag>,
+        evidence_time_ms: Option<u64>,
+    ) -> Self {
+        risk_flags.sort_unstable();
+        risk_flags.dedup();
+        Self {
+            provider,
+            trust,
+            app_integrity,
+            device_integrity,
+            risk_flags,
+            evidence_time_ms,
+        }
+    }
+
+    /// Combines the verdicts of several providers for one request into one.
+    ///
+    /// Each property takes the strongest value that some piece of evidence establishes,
+    /// because each verdict was verified on its own; the risk flags are the union, because a
+    /// risk seen by one provider is not cleared by another. The provider and trust level are
+    /// those of the most trusted evidence. Returns `None` for an empty list.
+    pub fn combine(verdicts: &[Self]) -> Option<Self> {
+        let strongest = verdicts.iter().max_by_key(|verdict| verdict.trust)?;
+        let app_integrity = verdicts
+            .iter()
+            .map(|verdict| verdict.app_integrity)
+            .max()
+            .unwrap_or(AppIntegrity::Unevaluated);
+        let device_integrity = verdicts
+            .iter()
+            .map(|verdict| verdict.device_integrity)
+            .max()
+            .unwrap_or(DeviceIntegrity::None);
+        let risk_flags = verdicts
+            .iter()
+            .flat_map(|verdict| verdict.risk_flags.iter().copied())
+            .collect();
+        let evidence_time_ms = verdicts
+            .iter()
+            .filter_map(|verdict| verdict.evidence_time_ms)
+            .min();
+        Some(Self::new(
+            strongest.provider,
+            strongest.trust,
+            app_integrity,
+            device_integrity,
+            risk_flags,
+            evidence_time_ms,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_levels_ordered() {
+        assert!(DeviceIntegrity::None < DeviceIntegrity::Basic);
+        assert!(DeviceIntegrity::Basic < DeviceIntegrity::Device);
+        assert!(DeviceIntegrity::Device < DeviceIntegrity::Strong);
+        assert!(TrustLevel::Software < TrustLevel::Platform);
+        assert!(TrustLevel::Platform < TrustLevel::Hardware);
+    }
+
+    #[test]
+    fn combine_takes_strongest_and_unions_flags() {
+        let play = Verdict::new(
+            Provider::PlayIntegrity,
+            TrustLevel::Platform,
+            AppIntegrity::Recognized,
+            DeviceIntegrity::Device,
+            vec![RiskFlag::UnknownInstaller],
+            Some(2_000),
+        );
+        let device_key = Verdict::new(
+            Provider::AvowDeviceKey,
+            TrustLevel::Software,
+            AppIntegrity::Unevaluated,
+            DeviceIntegrity::Basic,
+            vec![RiskFlag::Rooted, RiskFlag::UnknownInstaller],
+            Some(1_000),
+        );
+        let combined = Verdict::combine(&[device_key, play]).unwrap();
+        assert_eq!(combined.provider, Provider::PlayIntegrity);
+        assert_eq!(combined.trust, TrustLevel::Platform);
+        assert_eq!(combined.app_integrity, AppIntegrity::Recognized);
+        assert_eq!(combined.device_integrity, DeviceIntegrity::Device);
+        assert_eq!(
+            combined.risk_flags,
+            vec![RiskFlag::Rooted, RiskFlag::UnknownInstaller]
+        );
+        assert_eq!(combined.evidence_time_ms, Some(1_000));
+    }
+
+    #[test]
+    fn combine_empty_is_none() {
+        assert_eq!(Verdict::combine(&[]), None);
+    }
+}
