@@ -32,6 +32,17 @@ pub use error::Error;
 pub use roots::Roots;
 pub use rustls_pki_types::UnixTime;
 
+/// The outcome of one check in a step-by-step report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// The check failed with this error.
+    Failed(Error),
+    /// The check passed.
+    Passed,
+    /// The check could not run because the evidence could not be decoded.
+    Skipped,
+}
+
 /// Returns the SHA-256 digest of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);

@@ -23,8 +23,7 @@ pub use attestation::{
 };
 pub use auth_data::Extensions;
 
-use crate::Error;
-pub use crate::Roots;
+pub use crate::{CheckOutcome, Roots};
 
 /// Apple App Attestation Root CA, as published by Apple (provenance in `roots/README.md`).
 pub(crate) const APPLE_APP_ATTESTATION_ROOT_CA_PEM: &[u8] =
@@ -101,17 +100,6 @@ impl AppId {
     pub fn rp_id_hash(&self) -> [u8; 32] {
         crate::sha256(self.0.as_bytes())
     }
-}
-
-/// The outcome of one check in a step-by-step report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CheckOutcome {
-    /// The check failed with this error.
-    Failed(Error),
-    /// The check passed.
-    Passed,
-    /// The check could not run because the evidence could not be decoded.
-    Skipped,
 }
 
 #[cfg(test)]
