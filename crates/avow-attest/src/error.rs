@@ -1,4 +1,4 @@
-/// Why evidence was rejected.
+/// Reasons for rejecting evidence.
 ///
 /// Each variant names the check that failed. [`Error::reason`] gives a stable snake_case code
 /// for logs, metrics and API responses. Context fields never carry secret material.
@@ -8,7 +8,7 @@ pub enum Error {
     /// The input is larger than the verifier accepts.
     #[error("{what} is {len} bytes, more than the maximum of {max}")]
     InputTooLarge {
-        /// What was too large.
+        /// The input that was too large.
         what: &'static str,
         /// The size received.
         len: usize,
@@ -18,15 +18,15 @@ pub enum Error {
     /// The CBOR encoding is invalid or truncated.
     #[error("malformed CBOR in {what}: {detail}")]
     MalformedCbor {
-        /// Which structure failed to decode.
+        /// The structure that failed to decode.
         what: &'static str,
-        /// What the decoder reported.
+        /// The decoder's message.
         detail: String,
     },
     /// A CBOR map has the same key twice.
     #[error("duplicate CBOR map key {key} in {what}")]
     CborDuplicateKey {
-        /// Which structure contains the duplicate.
+        /// The structure that contains the duplicate.
         what: &'static str,
         /// The duplicated key, printed in CBOR diagnostic style.
         key: String,
@@ -34,7 +34,7 @@ pub enum Error {
     /// CBOR nesting is deeper than the verifier accepts.
     #[error("CBOR nesting in {what} is deeper than {max_depth} levels")]
     CborTooDeep {
-        /// Which structure is nested too deeply.
+        /// The structure that is nested too deeply.
         what: &'static str,
         /// The maximum accepted depth.
         max_depth: usize,
@@ -42,7 +42,7 @@ pub enum Error {
     /// A CBOR map has more entries than the verifier accepts.
     #[error("a CBOR map in {what} has more than {max} entries")]
     CborMapTooLarge {
-        /// Which structure contains the map.
+        /// The structure that contains the map.
         what: &'static str,
         /// The maximum accepted number of entries.
         max: usize,
@@ -50,7 +50,7 @@ pub enum Error {
     /// Bytes follow the end of a structure that must end there.
     #[error("{len} unexpected trailing bytes after {what}")]
     TrailingBytes {
-        /// Which structure is followed by trailing bytes.
+        /// The structure that is followed by trailing bytes.
         what: &'static str,
         /// How many bytes follow it.
         len: usize,
@@ -72,13 +72,13 @@ pub enum Error {
     /// The authenticator data is structurally invalid.
     #[error("invalid authenticator data: {detail}")]
     InvalidAuthenticatorData {
-        /// What is wrong with it.
+        /// The defect found.
         detail: &'static str,
     },
     /// The credential public key in the authenticator data is not an ES256 P-256 COSE key.
     #[error("unsupported credential public key: {detail}")]
     UnsupportedCredentialKey {
-        /// What is wrong with it.
+        /// The defect found.
         detail: &'static str,
     },
     /// The certificate list does not have the expected length.
@@ -92,13 +92,13 @@ pub enum Error {
     /// A certificate could not be parsed.
     #[error("malformed {which} certificate")]
     MalformedCertificate {
-        /// Which certificate: `leaf` or `intermediate`.
+        /// The certificate's position: `leaf` or `intermediate`.
         which: &'static str,
     },
     /// A certificate on the chain has expired at the verification time.
     #[error("{which} certificate expired at {not_after} (verification time {time})")]
     CertificateExpired {
-        /// Which certificate: `leaf`, `intermediate` or `root`.
+        /// The certificate's position: `leaf`, `intermediate` or `root`.
         which: &'static str,
         /// The verification time, Unix seconds.
         time: u64,
@@ -108,7 +108,7 @@ pub enum Error {
     /// A certificate on the chain is not valid yet at the verification time.
     #[error("{which} certificate is not valid before {not_before} (verification time {time})")]
     CertificateNotYetValid {
-        /// Which certificate: `leaf`, `intermediate` or `root`.
+        /// The certificate's position: `leaf`, `intermediate` or `root`.
         which: &'static str,
         /// The verification time, Unix seconds.
         time: u64,
@@ -136,7 +136,7 @@ pub enum Error {
     /// A JWS is not three base64url parts with a JSON header, or its header is unusable.
     #[error("malformed JWS: {detail}")]
     MalformedJws {
-        /// What is wrong with it.
+        /// The defect found.
         detail: &'static str,
     },
     /// A JWS names a signature algorithm the provider does not use.

@@ -1,7 +1,7 @@
 //! The verdict every provider's verifier produces, in one vocabulary for policy and tokens.
 //!
-//! Provider-reported labels stay in the provider's module in the provider's own words; this
-//! module only holds what policy compares across providers. Every field has a value that means
+//! Provider-reported labels stay in the provider's module in the provider's own words. This
+//! module contains only what policy compares across providers. Every field has a value that means
 //! "not established" (`Unevaluated`, `None`, an empty flag list), so a verdict can be built even
 //! when the provider said little, as a failing SafetyNet or Play Integrity response does.
 
@@ -42,7 +42,7 @@ impl Provider {
 /// Whether the app binary is the genuine one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AppIntegrity {
-    /// The provider did not evaluate the app, or said nothing about it.
+    /// The provider did not evaluate the app, or reported nothing about it.
     Unevaluated,
     /// The app is not the registered one (unknown signing certificate, sideloaded version).
     Unrecognized,
@@ -125,7 +125,7 @@ pub enum TrustLevel {
 /// The common verdict of one piece of evidence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
-    /// Who produced the evidence.
+    /// The provider that produced the evidence.
     pub provider: Provider,
     /// How much the evidence can be trusted.
     pub trust: TrustLevel,
@@ -135,7 +135,7 @@ pub struct Verdict {
     pub device_integrity: DeviceIntegrity,
     /// Risks reported besides the integrity level, sorted and without duplicates.
     pub risk_flags: Vec<RiskFlag>,
-    /// When the provider produced the evidence, Unix milliseconds, when it says.
+    /// The time the provider produced the evidence, Unix milliseconds, when reported.
     pub evidence_time_ms: Option<u64>,
 }
 
@@ -164,7 +164,7 @@ impl Verdict {
     /// Combines the verdicts of several providers for one request into one.
     ///
     /// Each property takes the strongest value that some piece of evidence establishes,
-    /// because each verdict was verified on its own; the risk flags are the union, because a
+    /// because each verdict was verified on its own. The risk flags are the union, because a
     /// risk seen by one provider is not cleared by another. The provider and trust level are
     /// those of the most trusted evidence. Returns `None` for an empty list.
     pub fn combine(verdicts: &[Self]) -> Option<Self> {

@@ -9,7 +9,7 @@ use webpki::{EndEntityCert, KeyUsage, aws_lc_rs as algorithms};
 
 use crate::{Error, Roots};
 
-/// Longest certificate list accepted from evidence, leaf included.
+/// Maximum number of certificates accepted in evidence, leaf included.
 pub(crate) const MAX_CHAIN_LEN: usize = 8;
 
 /// ECDSA algorithms found on App Attest and Android chains.

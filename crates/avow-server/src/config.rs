@@ -127,7 +127,7 @@ impl Default for TokenConfig {
     }
 }
 
-/// Why the configuration could not be loaded.
+/// Failures to load the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
@@ -151,7 +151,7 @@ pub enum ConfigError {
     Env {
         /// The variable.
         variable: &'static str,
-        /// What is wrong.
+        /// The problem found.
         message: String,
     },
     /// A value is out of range or inconsistent.
@@ -266,7 +266,7 @@ impl Config {
     }
 }
 
-/// Where the server keeps its state.
+/// The location of the server's state.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// A PostgreSQL URL.

@@ -24,7 +24,7 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    /// A client error.
+    /// Creates a client error.
     pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -33,22 +33,22 @@ impl ApiError {
         }
     }
 
-    /// 400 Bad Request.
+    /// Creates a 400 Bad Request error.
     pub fn bad_request(reason: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, reason, message)
     }
 
-    /// 403 Forbidden: the evidence or proof was examined and rejected.
+    /// Creates a 403 Forbidden error: the evidence or proof was examined and rejected.
     pub fn forbidden(reason: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, reason, message)
     }
 
-    /// 404 Not Found.
+    /// Creates a 404 Not Found error.
     pub fn not_found(reason: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, reason, message)
     }
 
-    /// 500 Internal Server Error. `detail` is logged, never sent.
+    /// Logs `detail` and creates a 500 Internal Server Error that does not include it.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
         Self::new(
@@ -58,12 +58,12 @@ impl ApiError {
         )
     }
 
-    /// The HTTP status.
+    /// Returns the HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
-    /// The reason code.
+    /// Returns the reason code.
     pub fn reason(&self) -> &'static str {
         self.reason
     }

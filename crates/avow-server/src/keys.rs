@@ -20,13 +20,13 @@ pub const MASTER_KEY_ENV: &str = "AVOW_MASTER_KEY";
 /// Name of the master key file in the data directory.
 pub const MASTER_KEY_FILE: &str = "master.key";
 
-/// Why the keys could not be loaded or created.
+/// Failures to load or create the keys.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The master key in the environment or the file is not 32 bytes of base64.
     #[error("master key from {source_name} is invalid: expected 32 bytes in base64")]
     InvalidMasterKey {
-        /// Where the key came from: the variable name or the file path.
+        /// The key's origin: the variable name or the file path.
         source_name: String,
     },
     /// The master key file could not be read or written.
@@ -245,12 +245,12 @@ impl KeyRing {
         Ok(Self { signer, jwks })
     }
 
-    /// The key that signs new tokens.
+    /// Returns the key that signs new tokens.
     pub fn signer(&self) -> &TokenSigner {
         &self.signer
     }
 
-    /// Every public key, for `/.well-known/jwks.json`.
+    /// Returns every public key, for `/.well-known/jwks.json`.
     pub fn jwks(&self) -> &Jwks {
         &self.jwks
     }

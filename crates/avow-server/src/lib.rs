@@ -63,7 +63,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The current time in Unix seconds.
+    /// Returns the current time in Unix seconds.
     pub fn now(&self) -> i64 {
         unix_now()
     }
@@ -78,7 +78,7 @@ pub fn unix_now() -> i64 {
         })
 }
 
-/// Why the server could not start.
+/// Failures that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The data directory could not be created.
@@ -100,7 +100,7 @@ pub enum StartError {
     Root {
         /// The file.
         path: String,
-        /// What went wrong.
+        /// The failure.
         message: String,
     },
     /// The listen address could not be bound.
@@ -170,12 +170,12 @@ impl Server {
         })
     }
 
-    /// The admin key created by this start, when the database had none. It is shown once.
+    /// Takes the admin key created by this start, when the database had none. It is shown once.
     pub fn take_first_admin_key(&mut self) -> Option<Zeroizing<String>> {
         self.first_admin_key.take()
     }
 
-    /// The shared state.
+    /// Returns the shared state.
     pub fn state(&self) -> &AppState {
         &self.state
     }

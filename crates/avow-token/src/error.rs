@@ -1,4 +1,4 @@
-/// Why a token could not be issued or was rejected.
+/// Failures to issue a token, and reasons for rejecting one.
 ///
 /// [`TokenError::reason`] gives a stable snake_case code for each variant.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ALGORITHM, Claims, DEFAULT_LEEWAY_SECS, TOKEN_TYPE, TokenError};
 
-/// Longest token accepted for verification. Avow tokens are about 600 bytes.
+/// Maximum token length accepted for verification, in bytes. Avow tokens are about 600 bytes.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// A public key in JWK form (RFC 7517), as published in the JWKS.
@@ -99,7 +99,7 @@ impl TokenVerifier {
     /// Builds a verifier that accepts tokens signed by any ES256 key of the set.
     ///
     /// Keys of other types or algorithms are skipped, so a JWKS shared with other issuers still
-    /// works; a key that claims ES256 but is not a valid P-256 JWK is an error.
+    /// works. A key that claims ES256 but is not a valid P-256 JWK is an error.
     pub fn from_jwks(jwks: &Jwks) -> Result<Self, TokenError> {
         let mut keys = HashMap::new();
         for jwk in &jwks.keys {

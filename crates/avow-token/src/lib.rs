@@ -5,8 +5,8 @@
 //! Any JWT library that can verify ES256 against a JWKS can check it.
 //!
 //! Verification takes the current time as a parameter. It accepts only ES256 with a key found
-//! by `kid` in the configured key set, checks the `typ` header, `iss`, `aud`, `exp` and `iat`
-//! with an explicit leeway, and ignores `jku`, `x5u` and every other way a token could name its
+//! by `kid` in the configured key set. It checks the `typ` header, `iss`, `aud`, `exp` and `iat`
+//! with an explicit leeway. It ignores `jku`, `x5u` and every other way a token could name its
 //! own key.
 
 #![deny(missing_docs)]
@@ -64,7 +64,7 @@ pub struct AttestationClaim {
     pub env: String,
     /// Unix seconds of the attestation this install last passed.
     pub at: u64,
-    /// How this token was earned: `attestation` (full evidence) or `assertion` (a proof of
+    /// The proof behind this token: `attestation` (full evidence) or `assertion` (a proof of
     /// possession of the attested key).
     pub via: String,
 }
@@ -115,17 +115,17 @@ impl TokenSigner {
         })
     }
 
-    /// The key id: the RFC 7638 JWK thumbprint of the public key.
+    /// Returns the key id: the RFC 7638 JWK thumbprint of the public key.
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
-    /// The public key as an uncompressed SEC1 point.
+    /// Returns the public key as an uncompressed SEC1 point.
     pub fn public_key(&self) -> &[u8] {
         self.key_pair.public_key().as_ref()
     }
 
-    /// The public key as a JWK.
+    /// Returns the public key as a JWK.
     pub fn jwk(&self) -> Result<Jwk, TokenError> {
         Jwk::from_point(self.kid.clone(), self.public_key())
     }

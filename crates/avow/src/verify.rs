@@ -28,7 +28,7 @@ pub(crate) enum VerifyCommand {
     AppAttestAssertion(AssertionArgs),
 }
 
-/// How the client data hash is given.
+/// The two ways to give the client data hash.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub(crate) struct ClientDataHashArgs {

@@ -6,7 +6,7 @@ use super::auth_data::{self, AssertionAuthData};
 use super::{AppId, CheckOutcome, MAX_ASSERTION_LEN};
 use crate::{Error, cbor, sha256};
 
-/// What the caller knows about an assertion it received.
+/// The inputs for verifying one assertion: the evidence, the stored key and counter.
 #[derive(Clone, Copy, Debug)]
 pub struct AssertionInput<'a> {
     /// The assertion bytes (CBOR), as returned by `generateAssertion`.
@@ -105,7 +105,7 @@ pub struct VerifiedAssertion {
 }
 
 impl VerifiedAssertion {
-    /// The new signature counter.
+    /// Returns the new signature counter.
     pub fn counter(&self) -> u32 {
         self.counter
     }

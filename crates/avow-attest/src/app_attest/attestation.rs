@@ -15,7 +15,7 @@ const FORMAT: &str = "apple-appattest";
 /// OID 1.2.840.113635.100.8.2, Apple's nonce extension in the credential certificate.
 const NONCE_EXTENSION_OID: &[u64] = &[1, 2, 840, 113_635, 100, 8, 2];
 
-/// What the caller knows about an attestation it received.
+/// The inputs for verifying one attestation: the evidence and what it must match.
 #[derive(Clone, Copy, Debug)]
 pub struct AttestationInput<'a> {
     /// The attestation object bytes (CBOR), as returned by `attestKey`.
@@ -149,17 +149,17 @@ pub struct VerifiedAttestation {
 }
 
 impl VerifiedAttestation {
-    /// The key id, SHA-256 of the public key point.
+    /// Returns the key id, SHA-256 of the public key point.
     pub fn key_id(&self) -> &[u8; 32] {
         &self.key_id
     }
 
-    /// The attested public key as an uncompressed SEC1 P-256 point.
+    /// Returns the attested public key as an uncompressed SEC1 P-256 point.
     pub fn public_key(&self) -> &[u8; 65] {
         &self.public_key
     }
 
-    /// The environment named by the AAGUID.
+    /// Returns the environment named by the AAGUID.
     pub fn environment(&self) -> Environment {
         self.environment
     }
@@ -169,12 +169,12 @@ impl VerifiedAttestation {
         &self.receipt
     }
 
-    /// The extension map of recent iOS versions, when present.
+    /// Returns the extension map of recent iOS versions, when present.
     pub fn extensions(&self) -> Option<&Extensions> {
         self.extensions.as_ref()
     }
 
-    /// The credential certificate's notAfter, Unix seconds.
+    /// Returns the credential certificate's notAfter, Unix seconds.
     pub fn certificate_not_after(&self) -> u64 {
         self.certificate_not_after
     }
