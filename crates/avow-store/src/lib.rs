@@ -27,7 +27,7 @@ use async_trait::async_trait;
 pub struct App {
     /// The app identifier: `TEAMID.bundle.id` for iOS apps (Apple's "App ID").
     pub id: String,
-    /// The platform, `ios` for now.
+    /// The platform, such as `ios` or `android`.
     pub platform: String,
     /// The Apple developer team id.
     pub team_id: String,
@@ -35,6 +35,13 @@ pub struct App {
     pub bundle_id: String,
     /// The App Attest environment the app's keys are expected in: `production` or `development`.
     pub environment: String,
+    /// The Android package name, empty for iOS apps.
+    pub package_name: String,
+    /// The SHA-256 digests of the signing certificates an Android app may be signed with, each
+    /// 32 bytes, in the order they were registered. Empty for iOS apps.
+    pub certificate_digests: Vec<Vec<u8>>,
+    /// The lowest Android `versionCode` accepted, or `None` for no lower bound.
+    pub min_version_code: Option<i64>,
     /// Unix seconds of registration.
     pub created_at: i64,
 }
@@ -102,13 +109,17 @@ pub enum NonceRejection {
     Unknown,
 }
 
-/// The device state of one install: an attested App Attest key.
+/// The device state of one install: a device key attested by one provider, such as an App
+/// Attest key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Install {
     /// Opaque install id, assigned at first attestation and stable afterwards.
     pub id: String,
     /// The app the install belongs to.
     pub app_id: String,
+    /// The provider that attested the key, such as `app_attest`, `android_key_attestation` or
+    /// `avow_device_key`. Fixed at first attestation.
+    pub provider: String,
     /// The App Attest key id (SHA-256 of the public key point), 32 bytes.
     pub key_id: Vec<u8>,
     /// The attested public key as an uncompressed SEC1 P-256 point, 65 bytes.
@@ -127,8 +138,9 @@ pub struct Install {
     pub last_seen_at: i64,
 }
 
-/// Failures of a store operation. All of them are faults of the database or its configuration,
-/// never of client input.
+/// Failures of a store operation. Apart from [`StoreError::InvalidCertificateDigest`], which
+/// flags a caller that passed an unchecked value, all of them are faults of the database or its
+/// configuration, never of client input.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -138,6 +150,16 @@ pub enum StoreError {
     /// A row violates a uniqueness constraint.
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
+    /// A value read from the database does not have the format the store writes. The text names
+    /// the column and the row.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    /// A certificate digest to store is not 32 bytes long, so it is not a SHA-256 digest.
+    #[error("certificate digest is {length} bytes, expected 32")]
+    InvalidCertificateDigest {
+        /// The length of the rejected digest in bytes.
+        length: usize,
+    },
     /// Applying migrations failed.
     #[error("database migration failed")]
     Migration(#[source] sqlx::migrate::MigrateError),
@@ -149,12 +171,32 @@ pub enum StoreError {
 /// The persistent state of an Avow server.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Inserts an app. Fails with [`StoreError::AlreadyExists`] when the id is taken.
+    /// Inserts an app. Fails with [`StoreError::AlreadyExists`] when the id is taken, and with
+    /// [`StoreError::InvalidCertificateDigest`] when a certificate digest is not 32 bytes long.
     async fn insert_app(&self, app: &App) -> Result<(), StoreError>;
-    /// Returns the app with this id.
+    /// Returns the app with this id. A stored value in a format the store does not write fails
+    /// with [`StoreError::Corrupt`], here and in [`Store::apps`].
     async fn app(&self, id: &str) -> Result<Option<App>, StoreError>;
     /// Returns all apps ordered by id.
     async fn apps(&self) -> Result<Vec<App>, StoreError>;
+    /// Updates every field of the app with `app.id` except `id` and `created_at`. Returns
+    /// whether an app with this id exists. A certificate digest that is not 32 bytes long fails
+    /// with [`StoreError::InvalidCertificateDigest`], as in [`Store::insert_app`].
+    async fn update_app(&self, app: &App) -> Result<bool, StoreError>;
+
+    /// Stores the secret `name` of an app, replacing any earlier value, and records `now` as its
+    /// update time. The caller seals the secret with its master key first, so the store holds
+    /// only ciphertext. The app must exist, so an unknown app fails with
+    /// [`StoreError::Database`].
+    async fn put_app_secret(
+        &self,
+        app_id: &str,
+        name: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Returns the sealed secret `name` of an app.
+    async fn app_secret(&self, app_id: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Inserts an admin API key. Fails with [`StoreError::AlreadyExists`] when the id is taken.
     async fn insert_admin_key(&self, key: &AdminKey) -> Result<(), StoreError>;
@@ -193,7 +235,8 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_nonces(&self, before: i64) -> Result<u64, StoreError>;
 
     /// Inserts the install, or when `(app_id, key_id)` exists updates its environment, receipt,
-    /// verdict, `attested_at` and `last_seen_at`, keeping its id, public key and counter.
+    /// verdict, `attested_at` and `last_seen_at`, keeping its id, provider, public key and
+    /// counter.
     /// Returns the stored install. The app must exist, so an unknown app fails with
     /// [`StoreError::Database`].
     async fn upsert_install(&self, install: &Install) -> Result<Install, StoreError>;

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgRow, Postgres};
 
 use crate::sql::{self, NonceState};
 use crate::{AdminKey, App, Install, NewNonce, NonceRejection, SigningKey, Store, StoreError};
@@ -52,12 +52,16 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
+        let certificate_digests = sql::encode_certificate_digests(&app.certificate_digests)?;
         sqlx::query(sql::INSERT_APP)
             .bind(&app.id)
             .bind(&app.platform)
             .bind(&app.team_id)
             .bind(&app.bundle_id)
             .bind(&app.environment)
+            .bind(&app.package_name)
+            .bind(certificate_digests)
+            .bind(app.min_version_code)
             .bind(app.created_at)
             .execute(&self.pool)
             .await
@@ -71,10 +75,7 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::Database)?;
-        row.as_ref()
-            .map(decode_app)
-            .transpose()
-            .map_err(StoreError::Database)
+        row.as_ref().map(decode_app).transpose()
     }
 
     async fn apps(&self) -> Result<Vec<App>, StoreError> {
@@ -82,9 +83,50 @@ impl Store for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::Database)?;
-        rows.iter()
-            .map(decode_app)
-            .collect::<Result<_, _>>()
+        rows.iter().map(decode_app).collect()
+    }
+
+    async fn update_app(&self, app: &App) -> Result<bool, StoreError> {
+        let certificate_digests = sql::encode_certificate_digests(&app.certificate_digests)?;
+        let updated = sqlx::query(sql::UPDATE_APP)
+            .bind(&app.id)
+            .bind(&app.platform)
+            .bind(&app.team_id)
+            .bind(&app.bundle_id)
+            .bind(&app.environment)
+            .bind(&app.package_name)
+            .bind(certificate_digests)
+            .bind(app.min_version_code)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::Database)?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    async fn put_app_secret(
+        &self,
+        app_id: &str,
+        name: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::PUT_APP_SECRET)
+            .bind(app_id)
+            .bind(name)
+            .bind(sealed)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::Database)?;
+        Ok(())
+    }
+
+    async fn app_secret(&self, app_id: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar(sql::SELECT_APP_SECRET)
+            .bind(app_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
             .map_err(StoreError::Database)
     }
 
@@ -197,6 +239,7 @@ impl Store for PostgresStore {
         let row = sqlx::query(sql::UPSERT_INSTALL)
             .bind(&install.id)
             .bind(&install.app_id)
+            .bind(&install.provider)
             .bind(&install.key_id)
             .bind(&install.public_key)
             .bind(install.counter)
@@ -253,15 +296,30 @@ impl Store for PostgresStore {
 
 // === row decoding ===
 
-fn decode_app(row: &PgRow) -> Result<App, sqlx::Error> {
+fn decode_app(row: &PgRow) -> Result<App, StoreError> {
+    let id: String = read_column(row, "id")?;
+    let digests: String = read_column(row, "certificate_digests")?;
+    let certificate_digests = sql::decode_certificate_digests(&digests, &id)?;
+
     Ok(App {
-        id: row.try_get("id")?,
-        platform: row.try_get("platform")?,
-        team_id: row.try_get("team_id")?,
-        bundle_id: row.try_get("bundle_id")?,
-        environment: row.try_get("environment")?,
-        created_at: row.try_get("created_at")?,
+        id,
+        platform: read_column(row, "platform")?,
+        team_id: read_column(row, "team_id")?,
+        bundle_id: read_column(row, "bundle_id")?,
+        environment: read_column(row, "environment")?,
+        package_name: read_column(row, "package_name")?,
+        certificate_digests,
+        min_version_code: read_column(row, "min_version_code")?,
+        created_at: read_column(row, "created_at")?,
     })
+}
+
+/// Reads one column, mapping a failure to [`StoreError::Database`].
+fn read_column<'r, T>(row: &'r PgRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    row.try_get(name).map_err(StoreError::Database)
 }
 
 fn decode_admin_key(row: &PgRow) -> Result<AdminKey, sqlx::Error> {
@@ -294,6 +352,7 @@ fn decode_install(row: &PgRow) -> Result<Install, sqlx::Error> {
     Ok(Install {
         id: row.try_get("id")?,
         app_id: row.try_get("app_id")?,
+        provider: row.try_get("provider")?,
         key_id: row.try_get("key_id")?,
         public_key: row.try_get("public_key")?,
         counter: row.try_get("counter")?,

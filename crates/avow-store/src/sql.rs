@@ -7,14 +7,32 @@
 use crate::{NonceRejection, StoreError};
 
 pub(crate) const INSERT_APP: &str = "INSERT INTO apps \
-     (id, platform, team_id, bundle_id, environment, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6)";
+     (id, platform, team_id, bundle_id, environment, package_name, certificate_digests, \
+     min_version_code, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 pub(crate) const SELECT_APP: &str = "SELECT id, platform, team_id, bundle_id, environment, \
-     created_at FROM apps WHERE id = $1";
+     package_name, certificate_digests, min_version_code, created_at FROM apps WHERE id = $1";
 
 pub(crate) const SELECT_APPS: &str = "SELECT id, platform, team_id, bundle_id, environment, \
-     created_at FROM apps ORDER BY id";
+     package_name, certificate_digests, min_version_code, created_at FROM apps ORDER BY id";
+
+/// Updates an app: `$1` id, then the new values in the column order of [`INSERT_APP`] without
+/// `created_at`.
+pub(crate) const UPDATE_APP: &str = "UPDATE apps SET platform = $2, team_id = $3, \
+     bundle_id = $4, environment = $5, package_name = $6, certificate_digests = $7, \
+     min_version_code = $8 \
+     WHERE id = $1";
+
+/// Inserts or replaces an app secret: `$1` app id, `$2` name, `$3` sealed value, `$4` now.
+pub(crate) const PUT_APP_SECRET: &str = "INSERT INTO app_secrets \
+     (app_id, name, sealed, updated_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (app_id, name) DO UPDATE SET \
+     sealed = excluded.sealed, \
+     updated_at = excluded.updated_at";
+
+pub(crate) const SELECT_APP_SECRET: &str =
+    "SELECT sealed FROM app_secrets WHERE app_id = $1 AND name = $2";
 
 pub(crate) const INSERT_ADMIN_KEY: &str =
     "INSERT INTO admin_keys (id, secret_hash, created_at) VALUES ($1, $2, $3)";
@@ -51,22 +69,22 @@ pub(crate) const SELECT_NONCE_STATE: &str =
 pub(crate) const PURGE_NONCES: &str = "DELETE FROM nonces WHERE expires_at < $1";
 
 /// Inserts an install or refreshes its attestation fields. The conflict branch leaves `id`,
-/// `public_key` and `counter` as stored.
+/// `provider`, `public_key` and `counter` as stored.
 pub(crate) const UPSERT_INSTALL: &str = "INSERT INTO installs \
-     (id, app_id, key_id, public_key, counter, environment, receipt, verdict, attested_at, \
-     last_seen_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     (id, app_id, provider, key_id, public_key, counter, environment, receipt, verdict, \
+     attested_at, last_seen_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
      ON CONFLICT (app_id, key_id) DO UPDATE SET \
      environment = excluded.environment, \
      receipt = excluded.receipt, \
      verdict = excluded.verdict, \
      attested_at = excluded.attested_at, \
      last_seen_at = excluded.last_seen_at \
-     RETURNING id, app_id, key_id, public_key, counter, environment, receipt, verdict, \
-     attested_at, last_seen_at";
+     RETURNING id, app_id, provider, key_id, public_key, counter, environment, receipt, \
+     verdict, attested_at, last_seen_at";
 
-pub(crate) const SELECT_INSTALL: &str = "SELECT id, app_id, key_id, public_key, counter, \
-     environment, receipt, verdict, attested_at, last_seen_at \
+pub(crate) const SELECT_INSTALL: &str = "SELECT id, app_id, provider, key_id, public_key, \
+     counter, environment, receipt, verdict, attested_at, last_seen_at \
      FROM installs WHERE app_id = $1 AND key_id = $2";
 
 /// Advances an install's counter: `$1` app id, `$2` key id, `$3` new counter, `$4` now.
@@ -111,6 +129,56 @@ pub(crate) fn classify_rejection(
     }
 }
 
+/// The length of a SHA-256 certificate digest in bytes.
+const CERTIFICATE_DIGEST_LEN: usize = 32;
+
+/// Separates the digests in the `apps.certificate_digests` column.
+const DIGEST_SEPARATOR: char = ',';
+
+/// Encodes certificate digests for the `apps.certificate_digests` column: each digest as 64
+/// lowercase hex digits, joined by commas. No digests give the empty string.
+pub(crate) fn encode_certificate_digests(digests: &[Vec<u8>]) -> Result<String, StoreError> {
+    let mut encoded = Vec::with_capacity(digests.len());
+    for digest in digests {
+        if digest.len() != CERTIFICATE_DIGEST_LEN {
+            return Err(StoreError::InvalidCertificateDigest {
+                length: digest.len(),
+            });
+        }
+        encoded.push(hex::encode(digest));
+    }
+    Ok(encoded.join(&DIGEST_SEPARATOR.to_string()))
+}
+
+/// Decodes the `apps.certificate_digests` column of the app `app_id`, accepting only what
+/// [`encode_certificate_digests`] writes.
+pub(crate) fn decode_certificate_digests(
+    column: &str,
+    app_id: &str,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    if column.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let mut digests = Vec::new();
+    for (index, entry) in column.split(DIGEST_SEPARATOR).enumerate() {
+        let is_lowercase_hex = entry
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
+        let digest = hex::decode(entry)
+            .ok()
+            .filter(|digest| is_lowercase_hex && digest.len() == CERTIFICATE_DIGEST_LEN);
+        let Some(digest) = digest else {
+            return Err(StoreError::Corrupt(format!(
+                "apps.certificate_digests of app {app_id:?}: entry {index} is not 64 lowercase \
+                 hex digits"
+            )));
+        };
+        digests.push(digest);
+    }
+    Ok(digests)
+}
+
 /// Maps an `INSERT` error to [`StoreError::AlreadyExists`] naming `entity` when it is a unique
 /// violation.
 pub(crate) fn insert_error(error: sqlx::Error, entity: &'static str) -> StoreError {
@@ -144,6 +212,77 @@ mod tests {
             expires_at,
             consumed_at,
         })
+    }
+
+    #[test]
+    fn certificate_digests_round_trip() {
+        let digests = vec![vec![0xab; 32], (0..32).collect(), vec![0; 32]];
+
+        let encoded = encode_certificate_digests(&digests).expect("encode the digests");
+        let decoded = decode_certificate_digests(&encoded, "app").expect("decode the digests");
+
+        assert_eq!(decoded, digests);
+    }
+
+    #[test]
+    fn certificate_digests_column_format() {
+        let encoded = encode_certificate_digests(&[vec![0xab; 32], vec![0x01; 32]])
+            .expect("encode the digests");
+
+        assert_eq!(encoded, format!("{},{}", "ab".repeat(32), "01".repeat(32)));
+    }
+
+    #[test]
+    fn no_certificate_digests_is_empty_column() {
+        let encoded = encode_certificate_digests(&[]).expect("encode no digests");
+        let decoded = decode_certificate_digests("", "app").expect("decode an empty column");
+
+        assert_eq!(encoded, "");
+        assert_eq!(decoded, Vec::<Vec<u8>>::new());
+    }
+
+    #[test]
+    fn certificate_digest_of_wrong_length_not_encoded() {
+        let short = encode_certificate_digests(&[vec![1; 32], vec![2; 31]]);
+        let empty = encode_certificate_digests(&[Vec::new()]);
+
+        assert!(
+            matches!(
+                short,
+                Err(StoreError::InvalidCertificateDigest { length: 31 })
+            ),
+            "expected InvalidCertificateDigest {{ length: 31 }}, got {short:?}"
+        );
+        assert!(
+            matches!(
+                empty,
+                Err(StoreError::InvalidCertificateDigest { length: 0 })
+            ),
+            "expected InvalidCertificateDigest {{ length: 0 }}, got {empty:?}"
+        );
+    }
+
+    #[test]
+    fn malformed_certificate_digests_column_rejected() {
+        let valid = "ab".repeat(32);
+        let cases = [
+            ("upper case", "AB".repeat(32)),
+            ("short entry", "ab".repeat(31)),
+            ("long entry", "ab".repeat(33)),
+            ("odd length", format!("{valid}a")),
+            ("not hex", "zz".repeat(32)),
+            ("empty entry", format!("{valid},")),
+            ("leading separator", format!(",{valid}")),
+            ("space", format!("{valid}, {valid}")),
+        ];
+
+        for (case, column) in cases {
+            let result = decode_certificate_digests(&column, "app");
+            assert!(
+                matches!(result, Err(StoreError::Corrupt(_))),
+                "{case}: expected Corrupt, got {result:?}"
+            );
+        }
     }
 
     #[test]

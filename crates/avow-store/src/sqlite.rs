@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow};
 
 use crate::sql::{self, NonceState};
 use crate::{AdminKey, App, Install, NewNonce, NonceRejection, SigningKey, Store, StoreError};
@@ -83,12 +83,16 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_app(&self, app: &App) -> Result<(), StoreError> {
+        let certificate_digests = sql::encode_certificate_digests(&app.certificate_digests)?;
         sqlx::query(sql::INSERT_APP)
             .bind(&app.id)
             .bind(&app.platform)
             .bind(&app.team_id)
             .bind(&app.bundle_id)
             .bind(&app.environment)
+            .bind(&app.package_name)
+            .bind(certificate_digests)
+            .bind(app.min_version_code)
             .bind(app.created_at)
             .execute(&self.pool)
             .await
@@ -102,10 +106,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::Database)?;
-        row.as_ref()
-            .map(decode_app)
-            .transpose()
-            .map_err(StoreError::Database)
+        row.as_ref().map(decode_app).transpose()
     }
 
     async fn apps(&self) -> Result<Vec<App>, StoreError> {
@@ -113,9 +114,50 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::Database)?;
-        rows.iter()
-            .map(decode_app)
-            .collect::<Result<_, _>>()
+        rows.iter().map(decode_app).collect()
+    }
+
+    async fn update_app(&self, app: &App) -> Result<bool, StoreError> {
+        let certificate_digests = sql::encode_certificate_digests(&app.certificate_digests)?;
+        let updated = sqlx::query(sql::UPDATE_APP)
+            .bind(&app.id)
+            .bind(&app.platform)
+            .bind(&app.team_id)
+            .bind(&app.bundle_id)
+            .bind(&app.environment)
+            .bind(&app.package_name)
+            .bind(certificate_digests)
+            .bind(app.min_version_code)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::Database)?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    async fn put_app_secret(
+        &self,
+        app_id: &str,
+        name: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::PUT_APP_SECRET)
+            .bind(app_id)
+            .bind(name)
+            .bind(sealed)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::Database)?;
+        Ok(())
+    }
+
+    async fn app_secret(&self, app_id: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar(sql::SELECT_APP_SECRET)
+            .bind(app_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
             .map_err(StoreError::Database)
     }
 
@@ -228,6 +270,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(sql::UPSERT_INSTALL)
             .bind(&install.id)
             .bind(&install.app_id)
+            .bind(&install.provider)
             .bind(&install.key_id)
             .bind(&install.public_key)
             .bind(install.counter)
@@ -284,15 +327,30 @@ impl Store for SqliteStore {
 
 // === row decoding ===
 
-fn decode_app(row: &SqliteRow) -> Result<App, sqlx::Error> {
+fn decode_app(row: &SqliteRow) -> Result<App, StoreError> {
+    let id: String = read_column(row, "id")?;
+    let digests: String = read_column(row, "certificate_digests")?;
+    let certificate_digests = sql::decode_certificate_digests(&digests, &id)?;
+
     Ok(App {
-        id: row.try_get("id")?,
-        platform: row.try_get("platform")?,
-        team_id: row.try_get("team_id")?,
-        bundle_id: row.try_get("bundle_id")?,
-        environment: row.try_get("environment")?,
-        created_at: row.try_get("created_at")?,
+        id,
+        platform: read_column(row, "platform")?,
+        team_id: read_column(row, "team_id")?,
+        bundle_id: read_column(row, "bundle_id")?,
+        environment: read_column(row, "environment")?,
+        package_name: read_column(row, "package_name")?,
+        certificate_digests,
+        min_version_code: read_column(row, "min_version_code")?,
+        created_at: read_column(row, "created_at")?,
     })
+}
+
+/// Reads one column, mapping a failure to [`StoreError::Database`].
+fn read_column<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(name).map_err(StoreError::Database)
 }
 
 fn decode_admin_key(row: &SqliteRow) -> Result<AdminKey, sqlx::Error> {
@@ -325,6 +383,7 @@ fn decode_install(row: &SqliteRow) -> Result<Install, sqlx::Error> {
     Ok(Install {
         id: row.try_get("id")?,
         app_id: row.try_get("app_id")?,
+        provider: row.try_get("provider")?,
         key_id: row.try_get("key_id")?,
         public_key: row.try_get("public_key")?,
         counter: row.try_get("counter")?,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use avow_store::{PostgresStore, SqliteStore, Store};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 /// The environment variable with the URL of a PostgreSQL database the suite may use.
@@ -36,6 +37,66 @@ impl TestDatabase {
                     .await
                     .expect("connect the postgres store"),
             ),
+        }
+    }
+
+    /// Runs one SQL statement on this test's database outside the store, for tests that need a
+    /// row the store would never write. Returns the number of rows it affected.
+    pub(crate) async fn execute(&self, statement: &'static str) -> u64 {
+        match self {
+            Self::Sqlite { path } => {
+                let options = SqliteConnectOptions::new().filename(path);
+                let mut connection = SqliteConnection::connect_with(&options)
+                    .await
+                    .expect("connect to the sqlite file");
+                let result = sqlx::query(statement)
+                    .execute(&mut connection)
+                    .await
+                    .expect("run the statement");
+                connection.close().await.expect("close the connection");
+                result.rows_affected()
+            }
+            Self::Postgres { url } => {
+                let mut connection = PgConnection::connect(url)
+                    .await
+                    .expect("connect to the test schema");
+                let result = sqlx::query(statement)
+                    .execute(&mut connection)
+                    .await
+                    .expect("run the statement");
+                connection.close().await.expect("close the connection");
+                result.rows_affected()
+            }
+        }
+    }
+
+    /// Runs one SQL query that returns a single `BIGINT` on this test's database, outside the
+    /// store, for values the `Store` trait does not return.
+    pub(crate) async fn fetch_i64(&self, query: &'static str) -> i64 {
+        match self {
+            Self::Sqlite { path } => {
+                let options = SqliteConnectOptions::new().filename(path);
+                let mut connection = SqliteConnection::connect_with(&options)
+                    .await
+                    .expect("connect to the sqlite file");
+                let value = sqlx::query_scalar(query)
+                    .fetch_one(&mut connection)
+                    .await
+                    .expect("run the query");
+                connection.close().await.expect("close the connection");
+                value
+            }
+            Self::Postgres { url } => {
+                let mut connection = PgConnection::connect(url)
+                    .await
+                    .expect("connect to the test schema");
+                let value = sqlx::query_scalar(query)
+                    .fetch_one(&mut connection)
+                    .await
+                    .expect("run the query");
+                connection.close().await.expect("close the connection");
+                value
+            }
         }
     }
 }

@@ -21,6 +21,10 @@ const RACE_ROUNDS: u8 = 4;
 
 const APP_ID: &str = "ABCDE12345.com.example.app";
 const OTHER_APP_ID: &str = "FGHIJ67890.com.example.other";
+const ANDROID_APP_ID: &str = "com.example.android";
+
+/// The name of the app secret in the secret tests.
+const SECRET_NAME: &str = "play_integrity_decryption_key";
 
 // === apps ===
 
@@ -90,6 +94,291 @@ pub(crate) async fn app_duplicate_rejected(db: TestDatabase) {
     );
     let stored = store.app(APP_ID).await.expect("read the app");
     assert_eq!(stored, Some(first));
+}
+
+pub(crate) async fn app_android_fields_round_trip(db: TestDatabase) {
+    let store = db.open().await;
+    // Not in byte order, so a store that sorted the digests would fail.
+    let digests = vec![vec![0xf0; 32], vec![0x0a; 32], (0..32).collect()];
+    let android = android_app(ANDROID_APP_ID, digests.clone(), Some(42));
+    let ios = app(APP_ID);
+
+    store.insert_app(&android).await.expect("insert an app");
+    store.insert_app(&ios).await.expect("insert an app");
+
+    let stored_android = store
+        .app(ANDROID_APP_ID)
+        .await
+        .expect("read an app")
+        .expect("the android app exists");
+    assert_eq!(stored_android.package_name, "com.example.android");
+    assert_eq!(stored_android.certificate_digests, digests);
+    assert_eq!(stored_android.min_version_code, Some(42));
+    assert_eq!(stored_android, android);
+
+    let stored_ios = store
+        .app(APP_ID)
+        .await
+        .expect("read an app")
+        .expect("the ios app exists");
+    assert_eq!(stored_ios.package_name, "");
+    assert_eq!(stored_ios.certificate_digests, Vec::<Vec<u8>>::new());
+    assert_eq!(stored_ios.min_version_code, None);
+    assert_eq!(stored_ios, ios);
+
+    let listed = store.apps().await.expect("list the apps");
+    assert_eq!(listed, vec![ios, android]);
+}
+
+pub(crate) async fn app_invalid_digest_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    let short_digest = android_app(ANDROID_APP_ID, vec![vec![1; 32], vec![2; 31]], None);
+
+    let inserted = store.insert_app(&short_digest).await;
+
+    assert!(
+        matches!(
+            inserted,
+            Err(StoreError::InvalidCertificateDigest { length: 31 })
+        ),
+        "expected InvalidCertificateDigest {{ length: 31 }}, got {inserted:?}"
+    );
+    let stored = store.app(ANDROID_APP_ID).await.expect("read the app");
+    assert_eq!(stored, None);
+
+    let valid = android_app(ANDROID_APP_ID, vec![vec![1; 32]], None);
+    store.insert_app(&valid).await.expect("insert the app");
+    let updated = store.update_app(&short_digest).await;
+
+    assert!(
+        matches!(
+            updated,
+            Err(StoreError::InvalidCertificateDigest { length: 31 })
+        ),
+        "expected InvalidCertificateDigest {{ length: 31 }}, got {updated:?}"
+    );
+    let stored = store.app(ANDROID_APP_ID).await.expect("read the app");
+    assert_eq!(stored, Some(valid));
+}
+
+pub(crate) async fn app_corrupt_digests_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&android_app(ANDROID_APP_ID, vec![vec![1; 32]], None))
+        .await
+        .expect("insert the app");
+    let corrupted = db
+        .execute("UPDATE apps SET certificate_digests = 'not-hex'")
+        .await;
+    assert_eq!(corrupted, 1);
+
+    let read = store.app(ANDROID_APP_ID).await;
+    let listed = store.apps().await;
+
+    assert!(
+        matches!(read, Err(StoreError::Corrupt(_))),
+        "expected a corrupt value error, got {read:?}"
+    );
+    assert!(
+        matches!(listed, Err(StoreError::Corrupt(_))),
+        "expected a corrupt value error, got {listed:?}"
+    );
+}
+
+pub(crate) async fn app_update_changes_fields(db: TestDatabase) {
+    let store = db.open().await;
+    let original = android_app(ANDROID_APP_ID, vec![vec![1; 32]], Some(7));
+    store.insert_app(&original).await.expect("insert the app");
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert another app");
+    let changed = App {
+        id: ANDROID_APP_ID.to_owned(),
+        platform: "android-tv".to_owned(),
+        team_id: "TEAM".to_owned(),
+        bundle_id: "bundle".to_owned(),
+        environment: "development".to_owned(),
+        package_name: "com.example.renamed".to_owned(),
+        certificate_digests: vec![vec![3; 32], vec![2; 32]],
+        min_version_code: Some(9),
+        created_at: NOW + 500,
+    };
+
+    let matched = store.update_app(&changed).await.expect("update the app");
+
+    assert!(matched, "update_app found no row for an existing app");
+    let stored = store
+        .app(ANDROID_APP_ID)
+        .await
+        .expect("read the app")
+        .expect("the app exists");
+    assert_eq!(stored.platform, "android-tv");
+    assert_eq!(stored.team_id, "TEAM");
+    assert_eq!(stored.bundle_id, "bundle");
+    assert_eq!(stored.environment, "development");
+    assert_eq!(stored.package_name, "com.example.renamed");
+    assert_eq!(stored.certificate_digests, vec![vec![3; 32], vec![2; 32]]);
+    assert_eq!(stored.min_version_code, Some(9));
+    assert_eq!(stored.created_at, NOW);
+    let other = store.app(APP_ID).await.expect("read the other app");
+    assert_eq!(other, Some(app(APP_ID)));
+
+    let cleared = App {
+        certificate_digests: Vec::new(),
+        min_version_code: None,
+        ..changed
+    };
+    let matched = store.update_app(&cleared).await.expect("update the app");
+
+    assert!(matched, "update_app found no row for an existing app");
+    let stored = store
+        .app(ANDROID_APP_ID)
+        .await
+        .expect("read the app")
+        .expect("the app exists");
+    assert_eq!(stored.certificate_digests, Vec::<Vec<u8>>::new());
+    assert_eq!(stored.min_version_code, None);
+    assert_eq!(stored.created_at, NOW);
+}
+
+pub(crate) async fn app_update_unknown_is_false(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+
+    let matched = store
+        .update_app(&app(OTHER_APP_ID))
+        .await
+        .expect("update an unknown app");
+
+    assert!(!matched, "update_app matched an unknown app");
+    let missing = store.app(OTHER_APP_ID).await.expect("read the unknown app");
+    assert_eq!(missing, None);
+    let listed = store.apps().await.expect("list the apps");
+    assert_eq!(listed, vec![app(APP_ID)]);
+}
+
+// === app secrets ===
+
+pub(crate) async fn app_secret_put_and_get(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+
+    store
+        .put_app_secret(APP_ID, SECRET_NAME, b"sealed one", NOW)
+        .await
+        .expect("store the secret");
+
+    let stored = store
+        .app_secret(APP_ID, SECRET_NAME)
+        .await
+        .expect("read the secret");
+    assert_eq!(stored, Some(b"sealed one".to_vec()));
+    let updated_at = db.fetch_i64("SELECT updated_at FROM app_secrets").await;
+    assert_eq!(updated_at, NOW);
+}
+
+pub(crate) async fn app_secret_replaced(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    store
+        .put_app_secret(APP_ID, SECRET_NAME, b"sealed one", NOW)
+        .await
+        .expect("store the secret");
+
+    store
+        .put_app_secret(APP_ID, SECRET_NAME, b"sealed two", NOW + 60)
+        .await
+        .expect("replace the secret");
+
+    let stored = store
+        .app_secret(APP_ID, SECRET_NAME)
+        .await
+        .expect("read the secret");
+    assert_eq!(stored, Some(b"sealed two".to_vec()));
+    let rows = db.fetch_i64("SELECT COUNT(*) FROM app_secrets").await;
+    assert_eq!(rows, 1);
+    let updated_at = db.fetch_i64("SELECT updated_at FROM app_secrets").await;
+    assert_eq!(updated_at, NOW + 60);
+}
+
+pub(crate) async fn app_secret_unknown_is_none(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    store
+        .put_app_secret(APP_ID, SECRET_NAME, b"sealed one", NOW)
+        .await
+        .expect("store the secret");
+
+    let unknown_name = store.app_secret(APP_ID, "other_key").await;
+    let unknown_app = store.app_secret(OTHER_APP_ID, SECRET_NAME).await;
+
+    assert_eq!(unknown_name.expect("read an unknown name"), None);
+    assert_eq!(unknown_app.expect("read under an unknown app"), None);
+}
+
+pub(crate) async fn app_secrets_kept_per_app(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    store
+        .put_app_secret(APP_ID, SECRET_NAME, b"sealed for app", NOW)
+        .await
+        .expect("store a secret");
+    store
+        .put_app_secret(OTHER_APP_ID, SECRET_NAME, b"sealed for other", NOW)
+        .await
+        .expect("store a secret");
+
+    // Replacing one app's secret leaves the other app's secret of the same name alone.
+    store
+        .put_app_secret(APP_ID, SECRET_NAME, b"sealed for app, again", NOW + 1)
+        .await
+        .expect("replace a secret");
+
+    let for_app = store.app_secret(APP_ID, SECRET_NAME).await;
+    let for_other = store.app_secret(OTHER_APP_ID, SECRET_NAME).await;
+    assert_eq!(
+        for_app.expect("read a secret"),
+        Some(b"sealed for app, again".to_vec())
+    );
+    assert_eq!(
+        for_other.expect("read a secret"),
+        Some(b"sealed for other".to_vec())
+    );
+}
+
+pub(crate) async fn app_secret_for_unknown_app_rejected(db: TestDatabase) {
+    let store = db.open().await;
+
+    let result = store
+        .put_app_secret(APP_ID, SECRET_NAME, b"sealed one", NOW)
+        .await;
+
+    assert!(
+        matches!(result, Err(StoreError::Database(_))),
+        "expected a database error, got {result:?}"
+    );
+    let stored = store
+        .app_secret(APP_ID, SECRET_NAME)
+        .await
+        .expect("read the secret");
+    assert_eq!(stored, None);
 }
 
 // === admin keys ===
@@ -550,6 +839,7 @@ pub(crate) async fn upsert_keeps_identity_and_counter(db: TestDatabase) {
 
     let reattested = Install {
         id: "install-2".to_owned(),
+        provider: "avow_device_key".to_owned(),
         public_key: vec![0x04; 65],
         counter: 0,
         environment: "development".to_owned(),
@@ -566,6 +856,7 @@ pub(crate) async fn upsert_keeps_identity_and_counter(db: TestDatabase) {
 
     assert_eq!(updated.id, "install-1");
     assert_eq!(updated.app_id, APP_ID);
+    assert_eq!(updated.provider, "app_attest");
     assert_eq!(updated.key_id, first.key_id);
     assert_eq!(updated.public_key, first.public_key);
     assert_eq!(updated.counter, 7);
@@ -580,6 +871,35 @@ pub(crate) async fn upsert_keeps_identity_and_counter(db: TestDatabase) {
         .await
         .expect("read the install");
     assert_eq!(stored, Some(updated));
+}
+
+pub(crate) async fn install_provider_round_trip(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let providers = ["app_attest", "android_key_attestation", "avow_device_key"];
+
+    for (seed, provider) in (1..).zip(providers) {
+        let install = Install {
+            provider: provider.to_owned(),
+            ..install(&format!("install-{seed}"), APP_ID, seed)
+        };
+
+        let upserted = store
+            .upsert_install(&install)
+            .await
+            .expect("insert an install");
+        let stored = store
+            .install(APP_ID, &install.key_id)
+            .await
+            .expect("read an install")
+            .expect("the install exists");
+
+        assert_eq!(upserted.provider, provider);
+        assert_eq!(stored.provider, provider);
+    }
 }
 
 pub(crate) async fn install_lookup_by_key_id(db: TestDatabase) {
@@ -654,6 +974,24 @@ fn app(id: &str) -> App {
         team_id: team_id.to_owned(),
         bundle_id: bundle_id.to_owned(),
         environment: "production".to_owned(),
+        package_name: String::new(),
+        certificate_digests: Vec::new(),
+        min_version_code: None,
+        created_at: NOW,
+    }
+}
+
+/// Builds an Android app whose id is its package name.
+fn android_app(package_name: &str, digests: Vec<Vec<u8>>, min_version_code: Option<i64>) -> App {
+    App {
+        id: package_name.to_owned(),
+        platform: "android".to_owned(),
+        team_id: String::new(),
+        bundle_id: String::new(),
+        environment: "production".to_owned(),
+        package_name: package_name.to_owned(),
+        certificate_digests: digests,
+        min_version_code,
         created_at: NOW,
     }
 }
@@ -694,6 +1032,7 @@ fn install(id: &str, app_id: &str, key_seed: u8) -> Install {
     Install {
         id: id.to_owned(),
         app_id: app_id.to_owned(),
+        provider: "app_attest".to_owned(),
         key_id: vec![key_seed; 32],
         public_key,
         counter: 0,
