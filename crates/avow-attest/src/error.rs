@@ -191,6 +191,13 @@ pub enum Error {
     /// The credential certificate's key is not an uncompressed P-256 point.
     #[error("credential certificate key is not an EC P-256 public key")]
     UnsupportedCertificateKey,
+    /// The app's signing certificate is not one of the registered digests, or is missing where
+    /// digests are registered.
+    #[error("app signing certificate digest is not in the registered set")]
+    CertificateDigestMismatch,
+    /// A device-key measurement is not a JSON object of the expected shape.
+    #[error("device key measurement is not valid JSON with a string app_id")]
+    MalformedMeasurement,
     /// A signature over the assertion is invalid.
     #[error("assertion signature is invalid")]
     SignatureInvalid,
@@ -202,6 +209,134 @@ pub enum Error {
         /// The counter received.
         received: u32,
     },
+    /// A JWE is not five base64url parts with a JSON header, or a part has the wrong length.
+    #[error("malformed JWE: {detail}")]
+    MalformedJwe {
+        /// The defect, in a few words.
+        detail: &'static str,
+    },
+    /// A JWE names a key management (`alg`) or content encryption (`enc`) algorithm that the
+    /// provider does not use.
+    #[error("JWE {member} {received:?} is not accepted for this provider")]
+    JweAlgorithmNotAllowed {
+        /// The header member: `alg` or `enc`.
+        member: &'static str,
+        /// The value received.
+        received: String,
+    },
+    /// A JWE header contains a member the verifier does not support, such as `zip` or `crit`.
+    #[error("JWE header member {member} is not supported")]
+    JweHeaderNotAllowed {
+        /// The header member.
+        member: &'static str,
+    },
+    /// The JWE encrypted key does not unwrap with the decryption key: the key is not the
+    /// app's, or the encrypted key was changed.
+    #[error("JWE encrypted key does not unwrap with the decryption key")]
+    JweKeyUnwrapFailed,
+    /// The JWE ciphertext, IV, header or tag fails AES-GCM authentication.
+    #[error("JWE ciphertext fails authentication")]
+    JweDecryptionFailed,
+    /// A key given by the operator is not of the expected kind or size.
+    #[error("malformed {which}: {detail}")]
+    MalformedKey {
+        /// The key: `decryption key` or `verification key`.
+        which: &'static str,
+        /// The defect, in a few words.
+        detail: &'static str,
+    },
+    /// A provider payload is not JSON of the expected shape.
+    #[error("malformed {what}: {detail}")]
+    MalformedPayload {
+        /// Which payload.
+        what: &'static str,
+        /// The decoder's error category and position; never payload content.
+        detail: String,
+    },
+    /// The nonce in the provider's payload differs from the nonce the server issued.
+    #[error("{field} does not match the expected nonce")]
+    NonceMismatch {
+        /// The payload field, in the provider's spelling.
+        field: &'static str,
+    },
+    /// A package name in the provider's payload differs from the app's package name.
+    #[error("{field} is {received:?}, expected {expected:?}")]
+    PackageNameMismatch {
+        /// The payload field, in the provider's spelling.
+        field: &'static str,
+        /// The app's package name.
+        expected: String,
+        /// The package name in the payload.
+        received: String,
+    },
+    /// The evidence timestamp is older than the accepted maximum age at the verification time.
+    #[error("evidence from {timestamp_ms} ms is older than {max_age_ms} ms at {now_ms} ms")]
+    EvidenceTooOld {
+        /// The evidence timestamp, Unix milliseconds.
+        timestamp_ms: u64,
+        /// The verification time, Unix milliseconds.
+        now_ms: u64,
+        /// The maximum accepted age, milliseconds.
+        max_age_ms: u64,
+    },
+    /// The evidence timestamp is later than the verification time plus the allowed skew.
+    #[error("evidence from {timestamp_ms} ms is more than {max_skew_ms} ms after {now_ms} ms")]
+    EvidenceFromFuture {
+        /// The evidence timestamp, Unix milliseconds.
+        timestamp_ms: u64,
+        /// The verification time, Unix milliseconds.
+        now_ms: u64,
+        /// The allowed clock skew, milliseconds.
+        max_skew_ms: u64,
+    },
+    /// The app's version code is lower than the minimum the operator accepts.
+    #[error("app version code {received} is lower than the minimum {minimum}")]
+    VersionCodeTooLow {
+        /// The minimum accepted version code.
+        minimum: i64,
+        /// The version code in the payload.
+        received: i64,
+    },
+    /// The leaf certificate of an Android key attestation chain has no attestation extension
+    /// (OID 1.3.6.1.4.1.11129.2.1.17): the key was not generated with an attestation challenge.
+    #[error("leaf certificate has no key attestation extension (OID 1.3.6.1.4.1.11129.2.1.17)")]
+    AttestationExtensionMissing,
+    /// The leaf certificate carries the key attestation extension more than once.
+    #[error("leaf certificate carries the key attestation extension more than once")]
+    AttestationExtensionDuplicated,
+    /// The key attestation extension is not a strict DER `KeyDescription`.
+    #[error("key attestation extension is malformed: {detail}")]
+    AttestationExtensionMalformed {
+        /// What is wrong with the encoding.
+        detail: &'static str,
+    },
+    /// A certificate after the leaf carries the key attestation extension. Secure hardware
+    /// writes the extension only into the certificate of the key it attests, so a later copy
+    /// means the chain was extended with a key outside its control.
+    #[error("chain certificate {position} (0 is the leaf) carries the key attestation extension")]
+    AttestationExtensionInIntermediate {
+        /// The certificate's position in the chain, 0 being the leaf.
+        position: usize,
+    },
+    /// A certificate of the chain is listed in the attestation status list.
+    #[error("certificate with serial number {serial} is {status} in the attestation status list")]
+    CertificateRevoked {
+        /// The serial number, lowercase hex without leading zeros.
+        serial: String,
+        /// The listed status, such as `REVOKED` or `SUSPENDED`.
+        status: String,
+        /// The listed reason, such as `KEY_COMPROMISE`, when given.
+        reason: Option<String>,
+    },
+    /// A public key given for signature verification is malformed or of an unsupported type.
+    #[error("unsupported public key: {detail}")]
+    UnsupportedPublicKey {
+        /// What is wrong with it.
+        detail: &'static str,
+    },
+    /// A signature does not verify with the attested key.
+    #[error("signature does not verify with the attested key")]
+    KeySignatureInvalid,
 }
 
 impl Error {
@@ -239,8 +374,31 @@ impl Error {
             Self::CredentialIdMismatch => "credential_id_mismatch",
             Self::PublicKeyMismatch => "public_key_mismatch",
             Self::UnsupportedCertificateKey => "unsupported_certificate_key",
+            Self::CertificateDigestMismatch => "certificate_digest_mismatch",
+            Self::MalformedMeasurement => "malformed_measurement",
             Self::SignatureInvalid => "signature_invalid",
             Self::CounterNotIncreased { .. } => "counter_not_increased",
+            Self::MalformedJwe { .. } => "malformed_jwe",
+            Self::JweAlgorithmNotAllowed { .. } => "jwe_algorithm_not_allowed",
+            Self::JweHeaderNotAllowed { .. } => "jwe_header_not_allowed",
+            Self::JweKeyUnwrapFailed => "jwe_key_unwrap_failed",
+            Self::JweDecryptionFailed => "jwe_decryption_failed",
+            Self::MalformedKey { .. } => "malformed_key",
+            Self::MalformedPayload { .. } => "malformed_payload",
+            Self::NonceMismatch { .. } => "nonce_mismatch",
+            Self::PackageNameMismatch { .. } => "package_name_mismatch",
+            Self::EvidenceTooOld { .. } => "evidence_too_old",
+            Self::EvidenceFromFuture { .. } => "evidence_from_future",
+            Self::VersionCodeTooLow { .. } => "version_code_too_low",
+            Self::AttestationExtensionMissing => "attestation_extension_missing",
+            Self::AttestationExtensionDuplicated => "attestation_extension_duplicated",
+            Self::AttestationExtensionMalformed { .. } => "attestation_extension_malformed",
+            Self::AttestationExtensionInIntermediate { .. } => {
+                "attestation_extension_in_intermediate"
+            }
+            Self::CertificateRevoked { .. } => "certificate_revoked",
+            Self::UnsupportedPublicKey { .. } => "unsupported_public_key",
+            Self::KeySignatureInvalid => "key_signature_invalid",
         }
     }
 

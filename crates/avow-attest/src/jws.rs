@@ -7,7 +7,9 @@
 
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use base64::Engine as _;
+use base64::alphabet;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
 
 use crate::Error;
@@ -61,12 +63,38 @@ pub(crate) struct Jws {
     signature: Vec<u8>,
 }
 
+/// base64url that accepts parts with or without `=` padding.
+const URL_SAFE_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
 impl Jws {
     /// Parses `token`, requiring its `alg` to be one of `allowed`.
     pub(crate) fn parse(
         token: &str,
         max_len: usize,
         allowed: &[JwsAlgorithm],
+    ) -> Result<Self, Error> {
+        Self::parse_with(token, max_len, allowed, &URL_SAFE_NO_PAD)
+    }
+
+    /// Parses `token` like [`Jws::parse`], but also accepts parts that end in `=` padding.
+    /// RFC 7515 forbids padding, but Huawei's SysIntegrity results are reported to carry it.
+    /// The signing input stays the header and payload text as received.
+    pub(crate) fn parse_allowing_padding(
+        token: &str,
+        max_len: usize,
+        allowed: &[JwsAlgorithm],
+    ) -> Result<Self, Error> {
+        Self::parse_with(token, max_len, allowed, &URL_SAFE_ANY_PADDING)
+    }
+
+    fn parse_with(
+        token: &str,
+        max_len: usize,
+        allowed: &[JwsAlgorithm],
+        base64url: &GeneralPurpose,
     ) -> Result<Self, Error> {
         if token.len() > max_len {
             return Err(Error::InputTooLarge {
@@ -85,7 +113,7 @@ impl Jws {
             });
         };
         let decode = |part: &str, detail| {
-            URL_SAFE_NO_PAD
+            base64url
                 .decode(part)
                 .map_err(|_| Error::MalformedJws { detail })
         };
@@ -214,6 +242,23 @@ mod tests {
         assert_eq!(error.reason(), "malformed_jws");
         let error = Jws::parse(&token, 10, &[JwsAlgorithm::Es256]).unwrap_err();
         assert_eq!(error.reason(), "input_too_large");
+    }
+
+    #[test]
+    fn padding_accepted_only_when_allowed() {
+        // A 22-byte header encodes to 30 characters, which padding completes with "==".
+        let (token, key) = signed(r#"{"alg":"ES256","x":12}"#, r#"{"a":12}"#);
+        let parts: Vec<&str> = token.split('.').collect();
+        let padded = format!("{}==.{}.{}", parts[0], parts[1], parts[2]);
+        let error = Jws::parse(&padded, 4096, &[JwsAlgorithm::Es256]).unwrap_err();
+        assert_eq!(error.reason(), "malformed_jws");
+        let jws = Jws::parse_allowing_padding(&padded, 4096, &[JwsAlgorithm::Es256]).unwrap();
+        assert_eq!(jws.payload, br#"{"a":12}"#);
+        // The signing input is the text as received, so a signature over the unpadded header
+        // does not verify once padding is added.
+        assert_eq!(jws.verify_with_key(&key), Err(Error::JwsSignatureInvalid));
+        let unpadded = Jws::parse_allowing_padding(&token, 4096, &[JwsAlgorithm::Es256]).unwrap();
+        assert!(unpadded.verify_with_key(&key).is_ok());
     }
 
     #[test]

@@ -18,13 +18,17 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod android_key;
 pub mod app_attest;
 mod cbor;
+pub mod device_key;
 pub mod encoding;
 mod error;
-#[allow(dead_code)]
+pub mod huawei_safety_detect;
 mod jws;
+pub mod play_integrity;
 mod roots;
+pub mod safetynet;
 pub mod verdict;
 mod x509;
 

@@ -18,6 +18,41 @@ impl Roots {
         Self::compiled_in(crate::app_attest::APPLE_APP_ATTESTATION_ROOT_CA_PEM)
     }
 
+    /// Returns the set containing only GlobalSign Root CA (R1), the root of SafetyNet chains.
+    pub fn globalsign() -> Self {
+        Self::compiled_in(crate::safetynet::GLOBALSIGN_ROOT_CA_PEM)
+    }
+
+    /// Returns the set containing only GlobalSign Root CA - R2, the root of SafetyNet chains
+    /// before 2021.
+    ///
+    /// R2 expired on 2021-12-15, so this set only verifies stored historic evidence at a
+    /// verification time before that date. It is not part of [`Roots::globalsign`].
+    pub fn globalsign_r2_historic() -> Self {
+        Self::compiled_in(crate::safetynet::GLOBALSIGN_ROOT_CA_R2_PEM)
+    }
+
+    /// Returns the set containing Huawei CBG Root CA and Huawei CBG Root CA G2, the roots of
+    /// HMS Safety Detect SysIntegrity chains.
+    pub fn huawei_cbg() -> Self {
+        let mut roots = Self::compiled_in(crate::huawei_safety_detect::HUAWEI_CBG_ROOT_CA_PEM);
+        roots.extend(&Self::compiled_in(
+            crate::huawei_safety_detect::HUAWEI_CBG_ROOT_CA_G2_PEM,
+        ));
+        roots
+    }
+
+    /// Returns Google's hardware attestation roots for Android key attestation: the RSA root
+    /// and the ECDSA P-384 root "Key Attestation CA1".
+    pub fn google_hardware_attestation() -> Self {
+        let mut roots =
+            Self::compiled_in(crate::android_key::GOOGLE_HARDWARE_ATTESTATION_ROOT_RSA_PEM);
+        roots.extend(&Self::compiled_in(
+            crate::android_key::GOOGLE_KEY_ATTESTATION_CA1_PEM,
+        ));
+        roots
+    }
+
     /// Builds a set from a PEM file compiled into the crate. Each such file is parsed by the
     /// crate's own tests, so this cannot fail at run time.
     pub(crate) fn compiled_in(pem: &[u8]) -> Self {

@@ -50,6 +50,17 @@ pub enum AppIntegrity {
     Recognized,
 }
 
+impl AppIntegrity {
+    /// Returns the snake_case name used in APIs, claims and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unevaluated => "unevaluated",
+            Self::Unrecognized => "unrecognized",
+            Self::Recognized => "recognized",
+        }
+    }
+}
+
 /// How far the device can be trusted, from least to most. Variants are in that order so that
 /// policy can compare levels with `<` and `>=`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,6 +73,18 @@ pub enum DeviceIntegrity {
     Device,
     /// Device integrity backed by hardware-protected keys and verified boot.
     Strong,
+}
+
+impl DeviceIntegrity {
+    /// Returns the snake_case name used in APIs, claims and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Basic => "basic",
+            Self::Device => "device",
+            Self::Strong => "strong",
+        }
+    }
 }
 
 /// A specific risk a provider reported, beyond the integrity level.
@@ -120,6 +143,17 @@ pub enum TrustLevel {
     Platform,
     /// Backed by a hardware key attested by the vendor (App Attest, Android key attestation).
     Hardware,
+}
+
+impl TrustLevel {
+    /// Returns the snake_case name used in APIs, claims and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Software => "software",
+            Self::Platform => "platform",
+            Self::Hardware => "hardware",
+        }
+    }
 }
 
 /// The common verdict of one piece of evidence.

@@ -20,7 +20,6 @@ pub(crate) static ECDSA_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
     algorithms::ECDSA_P384_SHA384,
 ];
 
-#[allow(dead_code)]
 /// ECDSA and RSA algorithms, for chains issued by public CAs (SafetyNet, Huawei, Android's RSA
 /// attestation root).
 pub(crate) static ECDSA_AND_RSA_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
@@ -37,10 +36,13 @@ pub(crate) static ECDSA_AND_RSA_ALGORITHMS: &[&dyn SignatureVerificationAlgorith
 ];
 
 /// Verifies that `leaf` chains through some of `intermediates` to an anchor of `roots` at
-/// `now`, with the extended key usage rule "client authentication if any EKU is present".
+/// `now`.
 ///
-/// When `dns_name` is given, the leaf must also be valid for that name (SAN, as webpki checks
-/// it).
+/// Without `dns_name`, the extended key usage rule is "client authentication if any EKU is
+/// present". With `dns_name`, the leaf is a host certificate, such as SafetyNet's
+/// `attest.android.com` leaf with only the server authentication EKU. The rule then becomes
+/// "server authentication if any EKU is present", and the leaf must also be valid for that
+/// name in its subject alternative names, as webpki checks it.
 pub(crate) fn verify_chain(
     leaf: &[u8],
     intermediates: &[Vec<u8>],
@@ -63,13 +65,17 @@ pub(crate) fn verify_chain(
         .iter()
         .map(|der| CertificateDer::from_slice(der))
         .collect();
+    let usage = match dns_name {
+        Some(_) => KeyUsage::server_auth(),
+        None => KeyUsage::client_auth(),
+    };
     end_entity
         .verify_for_usage(
             algorithms,
             roots.anchors(),
             &intermediates,
             now,
-            KeyUsage::client_auth(),
+            usage,
             None,
             None,
         )

@@ -34,11 +34,16 @@
 
 #![forbid(unsafe_code)]
 
+pub mod android_key;
 mod assertion;
 mod attestation;
 mod cbor;
 mod device;
+pub mod device_key;
+pub mod huawei;
 mod pki;
+pub mod play_integrity;
+pub mod safetynet;
 
 use aws_lc_rs::digest;
 
@@ -48,7 +53,12 @@ pub use crate::attestation::{
     IOS_EXTENSION_VALIDATION_CATEGORY, PLACEHOLDER_RECEIPT,
 };
 pub use crate::device::SimulatedDevice;
+pub use crate::huawei::{SysIntegrityAlgorithm, SysIntegrityGenerator, SysIntegritySpec};
 pub use crate::pki::TestPki;
+pub use crate::safetynet::{
+    LeafName, Padding, ResultMutation, ResultPayload, ResultSigner, SafetyNetGenerator,
+    SafetyNetSpec,
+};
 
 /// The `fmt` value of an App Attest attestation object.
 pub const APP_ATTEST_FORMAT: &str = "apple-appattest";

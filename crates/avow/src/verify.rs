@@ -3,6 +3,11 @@
 //! Exit status: 0 when the evidence is valid, 1 when it is invalid (the reason code is
 //! printed), 2 when the input cannot be used (unreadable file, bad encoding, bad option).
 
+mod android_key;
+mod huawei_safety_detect;
+mod play_integrity;
+mod safetynet;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -22,10 +27,20 @@ const P256_SPKI_PREFIX: [u8; 26] = [
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VerifyCommand {
+    /// Verify an Android key attestation certificate chain.
+    AndroidKey(android_key::AndroidKeyArgs),
     /// Verify an App Attest attestation object.
     AppAttest(AppAttestArgs),
     /// Verify an App Attest assertion with the attested public key.
     AppAttestAssertion(AssertionArgs),
+    /// Verify a Play Integrity token with the app's Play Console keys.
+    PlayIntegrity(play_integrity::PlayIntegrityArgs),
+    /// Verify a Play Integrity verdict that Google's decodeIntegrityToken returned.
+    PlayIntegrityDecoded(play_integrity::DecodedArgs),
+    /// Verify a stored SafetyNet attestation result (JWS).
+    Safetynet(safetynet::ResultArgs),
+    /// Verify an HMS Safety Detect SysIntegrity result (JWS).
+    HuaweiSafetyDetect(safetynet::ResultArgs),
 }
 
 /// The two ways to give the client data hash.
@@ -91,8 +106,13 @@ pub(crate) struct AssertionArgs {
 
 pub(crate) fn run(command: VerifyCommand) -> ExitCode {
     let result = match command {
+        VerifyCommand::AndroidKey(args) => android_key::verify(&args),
         VerifyCommand::AppAttest(args) => verify_attestation(&args),
         VerifyCommand::AppAttestAssertion(args) => verify_assertion(&args),
+        VerifyCommand::PlayIntegrity(args) => play_integrity::verify_token(&args),
+        VerifyCommand::PlayIntegrityDecoded(args) => play_integrity::verify_decoded(&args),
+        VerifyCommand::Safetynet(args) => safetynet::verify(&args),
+        VerifyCommand::HuaweiSafetyDetect(args) => huawei_safety_detect::verify(&args),
     };
     match result {
         Ok(code) => code,
