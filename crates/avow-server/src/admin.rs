@@ -122,30 +122,52 @@ impl FromRequestParts<AppState> for AdminAuth {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAppRequest {
-    /// `ios`.
+    /// `ios` or `android`.
     pub platform: String,
-    /// The Apple developer team id: 10 characters, A to Z and 0 to 9.
-    pub team_id: String,
-    /// The bundle identifier.
-    pub bundle_id: String,
-    /// `production` (the default) or `development`.
+    /// iOS: the Apple developer team id, 10 characters from A to Z and 0 to 9.
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// iOS: the bundle identifier.
+    #[serde(default)]
+    pub bundle_id: Option<String>,
+    /// iOS: `production` (the default) or `development`.
     #[serde(default)]
     pub environment: Option<String>,
+    /// Android: the package name, which is also the app id.
+    #[serde(default)]
+    pub package_name: Option<String>,
+    /// The SHA-256 digests of the app's signing certificates, as hex (colons allowed) or base64.
+    #[serde(default)]
+    pub certificate_digests: Vec<String>,
+    /// Android: the lowest version code accepted.
+    #[serde(default)]
+    pub min_version_code: Option<i64>,
 }
 
 /// An app as the admin API shows it.
 #[derive(Debug, Serialize)]
 pub struct AppView {
-    /// The app id, `TEAMID.bundle.id`, used by the SDK API.
+    /// The app id used by the SDK API: `TEAMID.bundle.id` for iOS, the package name for Android.
     pub id: String,
     /// The platform.
     pub platform: String,
-    /// The team id.
+    /// The team id (iOS).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub team_id: String,
-    /// The bundle id.
+    /// The bundle id (iOS).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub bundle_id: String,
-    /// The App Attest environment.
+    /// The App Attest environment (iOS).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub environment: String,
+    /// The package name (Android).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub package_name: String,
+    /// The signing certificate digests, lowercase hex.
+    pub certificate_digests: Vec<String>,
+    /// The lowest version code accepted (Android).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_version_code: Option<i64>,
     /// Unix seconds of registration.
     pub created_at: i64,
 }
@@ -158,6 +180,13 @@ impl From<App> for AppView {
             team_id: app.team_id,
             bundle_id: app.bundle_id,
             environment: app.environment,
+            package_name: app.package_name,
+            certificate_digests: app
+                .certificate_digests
+                .iter()
+                .map(|digest| hex_lower(digest))
+                .collect(),
+            min_version_code: app.min_version_code,
             created_at: app.created_at,
         }
     }
@@ -177,52 +206,20 @@ pub async fn add_app(
     body: Result<Json<NewAppRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AppView>), ApiError> {
     let Json(request) = body?;
-    if request.platform != "ios" {
-        return Err(ApiError::bad_request(
-            "unsupported_platform",
-            format!("platform {:?} is not supported; use ios", request.platform),
-        ));
-    }
-    let team_is_valid = request.team_id.len() == 10
-        && request
-            .team_id
-            .bytes()
-            .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit());
-    if !team_is_valid {
-        return Err(ApiError::bad_request(
-            "invalid_team_id",
-            "team_id must be 10 characters from A-Z and 0-9, as shown in the Apple developer account",
-        ));
-    }
-    let bundle_is_valid = !request.bundle_id.is_empty()
-        && request.bundle_id.len() <= 155
-        && request
-            .bundle_id
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_'));
-    if !bundle_is_valid {
-        return Err(ApiError::bad_request(
-            "invalid_bundle_id",
-            "bundle_id must be 1 to 155 characters from A-Z, a-z, 0-9, '.', '-' and '_'",
-        ));
-    }
-    let environment_name = request.environment.as_deref().unwrap_or("production");
-    let environment = Environment::parse(environment_name).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_environment",
-            "environment must be production or development",
-        )
-    })?;
-
-    let app = App {
-        id: AppId::new(&request.team_id, &request.bundle_id)
-            .as_str()
-            .to_owned(),
-        platform: request.platform,
-        team_id: request.team_id,
-        bundle_id: request.bundle_id,
-        environment: environment.as_str().to_owned(),
-        created_at: state.now(),
+    let certificate_digests = request
+        .certificate_digests
+        .iter()
+        .map(|digest| parse_certificate_digest(digest))
+        .collect::<Result<Vec<_>, _>>()?;
+    let app = match request.platform.as_str() {
+        "ios" => ios_app(&request, certificate_digests, state.now())?,
+        "android" => android_app(&request, certificate_digests, state.now())?,
+        other => {
+            return Err(ApiError::bad_request(
+                "unsupported_platform",
+                format!("platform {other:?} is not supported; use ios or android"),
+            ));
+        }
     };
     match state.store.insert_app(&app).await {
         Ok(()) => {}
@@ -237,6 +234,189 @@ pub async fn add_app(
     }
     tracing::info!(app_id = %app.id, admin_key = %auth.key_id, "app registered");
     Ok((StatusCode::CREATED, Json(app.into())))
+}
+
+fn ios_app(
+    request: &NewAppRequest,
+    certificate_digests: Vec<Vec<u8>>,
+    now: i64,
+) -> Result<App, ApiError> {
+    let team_id = request.team_id.as_deref().unwrap_or_default();
+    let bundle_id = request.bundle_id.as_deref().unwrap_or_default();
+    let team_is_valid = team_id.len() == 10
+        && team_id
+            .bytes()
+            .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit());
+    if !team_is_valid {
+        return Err(ApiError::bad_request(
+            "invalid_team_id",
+            "team_id must be 10 characters from A-Z and 0-9, as shown in the Apple developer account",
+        ));
+    }
+    let bundle_is_valid = !bundle_id.is_empty()
+        && bundle_id.len() <= 155
+        && bundle_id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_'));
+    if !bundle_is_valid {
+        return Err(ApiError::bad_request(
+            "invalid_bundle_id",
+            "bundle_id must be 1 to 155 characters from A-Z, a-z, 0-9, '.', '-' and '_'",
+        ));
+    }
+    if request.package_name.is_some() || request.min_version_code.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_app",
+            "package_name and min_version_code apply to android apps only",
+        ));
+    }
+    let environment_name = request.environment.as_deref().unwrap_or("production");
+    let environment = Environment::parse(environment_name).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_environment",
+            "environment must be production or development",
+        )
+    })?;
+    Ok(App {
+        id: AppId::new(team_id, bundle_id).as_str().to_owned(),
+        platform: "ios".to_owned(),
+        team_id: team_id.to_owned(),
+        bundle_id: bundle_id.to_owned(),
+        environment: environment.as_str().to_owned(),
+        created_at: now,
+        package_name: String::new(),
+        certificate_digests,
+        min_version_code: None,
+    })
+}
+
+fn android_app(
+    request: &NewAppRequest,
+    certificate_digests: Vec<Vec<u8>>,
+    now: i64,
+) -> Result<App, ApiError> {
+    let package_name = request.package_name.as_deref().unwrap_or_default();
+    // Android package names: dot-separated segments of letters, digits and underscores, each
+    // starting with a letter, at least two segments.
+    let segments: Vec<&str> = package_name.split('.').collect();
+    let package_is_valid = package_name.len() <= 255
+        && segments.len() >= 2
+        && segments.iter().all(|segment| {
+            segment
+                .bytes()
+                .next()
+                .is_some_and(|first| first.is_ascii_alphabetic())
+                && segment
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        });
+    if !package_is_valid {
+        return Err(ApiError::bad_request(
+            "invalid_package_name",
+            "package_name must be an Android package name such as com.example.app",
+        ));
+    }
+    if request.team_id.is_some() || request.bundle_id.is_some() || request.environment.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_app",
+            "team_id, bundle_id and environment apply to ios apps only",
+        ));
+    }
+    if request.min_version_code.is_some_and(|code| code < 0) {
+        return Err(ApiError::bad_request(
+            "invalid_min_version_code",
+            "min_version_code must not be negative",
+        ));
+    }
+    Ok(App {
+        id: package_name.to_owned(),
+        platform: "android".to_owned(),
+        team_id: String::new(),
+        bundle_id: String::new(),
+        environment: String::new(),
+        created_at: now,
+        package_name: package_name.to_owned(),
+        certificate_digests,
+        min_version_code: request.min_version_code,
+    })
+}
+
+/// Parses a SHA-256 certificate digest given as hex (with or without colons, as the Play
+/// Console and `keytool` print it) or base64.
+fn parse_certificate_digest(text: &str) -> Result<Vec<u8>, ApiError> {
+    let hex_digits: String = text.chars().filter(|c| *c != ':').collect();
+    let decoded = if hex_digits.len() == 64 && hex_digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|index| u8::from_str_radix(&hex_digits[index * 2..index * 2 + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .ok()
+    } else {
+        avow_attest::encoding::decode_base64_any(text).ok()
+    };
+    decoded.filter(|digest| digest.len() == 32).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_certificate_digest",
+            format!("certificate digest {text:?} is not a SHA-256 digest in hex or base64"),
+        )
+    })
+}
+
+/// `PUT /admin/v1/apps/{id}/play-integrity-keys` request: the keys from the Play Console's
+/// response encryption settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlayIntegrityKeysRequest {
+    /// The base64 AES-256 decryption key.
+    pub decryption_key: String,
+    /// The base64 DER SubjectPublicKeyInfo of the EC P-256 verification key.
+    pub verification_key: String,
+}
+
+/// Registers or replaces an Android app's Play Integrity keys, sealed under the master key.
+pub async fn set_play_integrity_keys(
+    auth: AdminAuth,
+    State(state): State<AppState>,
+    axum::extract::Path(app_id): axum::extract::Path<String>,
+    body: Result<Json<PlayIntegrityKeysRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(request) = body?;
+    let app = state.store.app(&app_id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            "app_not_found",
+            format!("no app with id {app_id:?} is registered"),
+        )
+    })?;
+    if app.platform != "android" {
+        return Err(ApiError::bad_request(
+            "invalid_app",
+            "Play Integrity keys apply to android apps only",
+        ));
+    }
+    avow_attest::play_integrity::PlayIntegrityKeys::from_base64(
+        &request.decryption_key,
+        &request.verification_key,
+    )
+    .map_err(|error| ApiError::bad_request("invalid_play_integrity_keys", error.to_string()))?;
+    let stored = crate::evidence::StoredPlayIntegrityKeys {
+        decryption_key: request.decryption_key,
+        verification_key: request.verification_key,
+    };
+    let plaintext =
+        Zeroizing::new(serde_json::to_vec(&stored).map_err(|error| ApiError::internal(&error))?);
+    let name = crate::evidence::PLAY_INTEGRITY_KEYS_SECRET;
+    let sealed = state
+        .master_key
+        .seal(
+            &plaintext,
+            crate::evidence::secret_context(&app.id, name).as_bytes(),
+        )
+        .map_err(|error| ApiError::internal(&error))?;
+    state
+        .store
+        .put_app_secret(&app.id, name, &sealed, state.now())
+        .await?;
+    tracing::info!(app_id = %app.id, admin_key = %auth.key_id, "Play Integrity keys registered");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Lists the registered apps.

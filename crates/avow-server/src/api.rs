@@ -1,29 +1,47 @@
 //! The SDK API: nonces, attestation and refresh.
 //!
-//! The client computes `clientDataHash` for App Attest calls as SHA-256 of the 32 raw nonce
-//! bytes (the nonce from `POST /v1/challenge`, base64url-decoded), for both `attestKey` and
-//! `generateAssertion`. The server recomputes it from the nonce it receives, so the client
-//! never sends it.
+//! `docs/protocol.md` is the client's contract. In short: every attestation and every refresh
+//! consumes a fresh nonce from `POST /v1/challenge`; App Attest clients pass SHA-256 of the 32
+//! nonce bytes as `clientDataHash`; the other providers carry the nonce bytes themselves or sign
+//! them.
 
-use avow_attest::app_attest::{
-    self, AppId, AssertionInput, AttestationCheck, AttestationInput, Environment,
-};
+use avow_attest::app_attest::{self, AppId, AssertionInput};
 use avow_attest::encoding::{decode_base64_any, encode_base64url};
+use avow_attest::verdict::{Provider, Verdict};
 use avow_store::{App, Install, NewNonce, NonceRejection};
 use avow_token::{AttestationClaim, Claims};
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::evidence::{self, Evidence, EvidenceError};
 
-/// Provider name of Apple App Attest in verdicts, claims and logs.
-const PROVIDER_APP_ATTEST: &str = "app_attest";
 /// Nonce size in bytes.
 const NONCE_LEN: usize = 32;
+/// Seconds a client is asked to wait after a provider outage before it retries.
+const PROVIDER_RETRY_AFTER_SECS: u64 = 30;
+
+/// Error reasons of `avow-attest` that mean the evidence is malformed rather than rejected.
+const MALFORMED_EVIDENCE_REASONS: &[&str] = &[
+    "input_too_large",
+    "malformed_cbor",
+    "cbor_duplicate_key",
+    "cbor_too_deep",
+    "cbor_map_too_large",
+    "trailing_bytes",
+    "missing_field",
+    "unsupported_format",
+    "invalid_authenticator_data",
+    "malformed_jws",
+    "malformed_jwe",
+    "malformed_payload",
+    "malformed_measurement",
+];
 
 /// `POST /v1/challenge` request.
 #[derive(Debug, Deserialize)]
@@ -82,24 +100,6 @@ pub struct AttestRequest {
     pub evidence: Evidence,
 }
 
-/// Evidence by provider.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Evidence {
-    /// Apple App Attest attestation.
-    pub app_attest: Option<AppAttestEvidence>,
-}
-
-/// Apple App Attest attestation evidence.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppAttestEvidence {
-    /// The key id returned by `generateKey`, in any base64 variant.
-    pub key_id: String,
-    /// The attestation object returned by `attestKey`, in any base64 variant.
-    pub attestation_object: String,
-}
-
 /// Token response of `POST /v1/attest` and `POST /v1/refresh`.
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
@@ -107,81 +107,96 @@ pub struct TokenResponse {
     pub token: String,
     /// Unix seconds at which the token expires.
     pub expires_at: u64,
-    /// The install the token was issued to.
-    pub install_id: String,
+    /// The install the token was issued to, when the evidence registered a key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub install_id: Option<String>,
+    /// The key id to send with refreshes, base64url, when the evidence registered a key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// The verdict behind the token.
+    pub verdict: AttestationClaim,
 }
 
-/// Verifies an App Attest attestation and issues a token.
+/// Verifies the evidence of every provider in the request and issues a token.
 pub async fn attest(
     State(state): State<AppState>,
     body: Result<Json<AttestRequest>, JsonRejection>,
-) -> Result<Json<TokenResponse>, ApiError> {
-    let Json(request) = body?;
-    let app = find_app(&state, &request.app_id).await?;
-    let Some(evidence) = request.evidence.app_attest else {
-        return Err(ApiError::bad_request(
-            "missing_evidence",
-            "evidence.app_attest is required",
-        ));
-    };
-    let (app_id, environment) = app_attest_identity(&app)?;
-    let nonce = decode_nonce(&request.nonce)?;
-    let key_id = decode_key_id(&evidence.key_id)?;
-    let attestation_object = decode_base64_any(&evidence.attestation_object).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_attestation_encoding",
-            "evidence.app_attest.attestation_object is not base64",
-        )
-    })?;
+) -> Result<Json<TokenResponse>, Response> {
+    let Json(request) = body.map_err(|rejection| ApiError::from(rejection).into_response())?;
+    let app = find_app(&state, &request.app_id)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let nonce = decode_nonce(&request.nonce).map_err(IntoResponse::into_response)?;
+    evidence::precheck(&app, &request.evidence)
+        .map_err(|error| evidence_error_response(&app.id, error))?;
+    consume_nonce(&state, &nonce, &app.id)
+        .await
+        .map_err(IntoResponse::into_response)?;
 
-    consume_nonce(&state, &nonce, &app.id).await?;
-
-    let client_data_hash = avow_attest::sha256(&nonce);
-    let input = AttestationInput {
-        attestation_object: &attestation_object,
-        key_id: &key_id,
-        client_data_hash: &client_data_hash,
-        app_id: &app_id,
-        environment,
-    };
     let now = state.now();
-    let report = app_attest::verify_attestation_report(&input, &state.app_attest_roots, unix(now));
-    if let Some((check, error)) = report.first_failure() {
-        log_decision(&app.id, "deny", error.reason());
-        let status = if check == AttestationCheck::Structure {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::FORBIDDEN
-        };
-        return Err(ApiError::new(status, error.reason(), error.to_string()));
-    }
-    let verified = report
-        .into_result()
-        .map_err(|error| ApiError::internal(&error))?;
+    let verified = evidence::verify(&state, &app, &request.evidence, &nonce, now)
+        .await
+        .map_err(|error| evidence_error_response(&app.id, error))?;
 
-    let verdict = serde_json::json!({
-        "provider": PROVIDER_APP_ATTEST,
-        "environment": verified.environment().as_str(),
-        "bundle_version": verified.extensions().and_then(|e| e.bundle_version.clone()),
-    });
-    let install = state
-        .store
-        .upsert_install(&Install {
-            id: new_install_id()?,
-            app_id: app.id.clone(),
-            key_id: verified.key_id().to_vec(),
-            public_key: verified.public_key().to_vec(),
-            counter: 0,
-            environment: verified.environment().as_str().to_owned(),
-            receipt: verified.receipt().to_vec(),
-            verdict: verdict.to_string(),
-            attested_at: now,
-            last_seen_at: now,
-        })
-        .await?;
+    let providers: Vec<String> = verified
+        .verdicts
+        .iter()
+        .map(|verdict| verdict.provider.as_str().to_owned())
+        .collect();
+    let environment = verified
+        .key
+        .as_ref()
+        .and_then(|key| key.environment)
+        .map(|environment| environment.as_str().to_owned());
+    let claim = verdict_claim(
+        &verified.combined,
+        providers,
+        environment,
+        now,
+        "attestation",
+    );
 
-    log_decision(&app.id, "allow", "attested");
-    issue_token(&state, &app, &install, "attestation").map(Json)
+    let install = match &verified.key {
+        Some(key) => {
+            let stored = StoredVerdict {
+                claim: claim.clone(),
+                device_check_bits: verified.device_check_bits,
+            };
+            let install = state
+                .store
+                .upsert_install(&Install {
+                    id: new_install_id().map_err(IntoResponse::into_response)?,
+                    app_id: app.id.clone(),
+                    key_id: key.key_id.clone(),
+                    public_key: key.public_key.clone(),
+                    counter: 0,
+                    environment: claim.env.clone().unwrap_or_default(),
+                    receipt: key.receipt.clone(),
+                    verdict: serde_json::to_string(&stored)
+                        .map_err(|error| ApiError::internal(&error).into_response())?,
+                    attested_at: now,
+                    last_seen_at: now,
+                    provider: key.provider.as_str().to_owned(),
+                })
+                .await
+                .map_err(|error| ApiError::from(error).into_response())?;
+            Some(install)
+        }
+        None => None,
+    };
+
+    log_decision(&app.id, &claim.prv.join("+"), "allow", "attested");
+    issue_token(&state, &app, install.as_ref(), claim)
+        .map(Json)
+        .map_err(IntoResponse::into_response)
+}
+
+/// The verdict as stored with an install, so refreshes carry it into new tokens.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredVerdict {
+    claim: AttestationClaim,
+    #[serde(default)]
+    device_check_bits: Option<(bool, bool)>,
 }
 
 /// `POST /v1/refresh` request.
@@ -192,19 +207,21 @@ pub struct RefreshRequest {
     pub app_id: String,
     /// A fresh nonce from `POST /v1/challenge`, in any base64 variant.
     pub nonce: String,
-    /// The proof of possession, one member per provider.
+    /// The proof of possession: exactly one member.
     pub proof: Proof,
 }
 
-/// Proof of possession by provider.
+/// Proof of possession of an install's key.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proof {
-    /// Apple App Attest assertion.
+    /// An App Attest assertion, for App Attest installs.
     pub app_attest: Option<AppAttestProof>,
+    /// A signature over the refresh message, for Android key-attested and device-key installs.
+    pub key_signature: Option<KeySignatureProof>,
 }
 
-/// Apple App Attest assertion over the nonce.
+/// An App Attest assertion over the nonce.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppAttestProof {
@@ -214,28 +231,41 @@ pub struct AppAttestProof {
     pub assertion: String,
 }
 
-/// Verifies an App Attest assertion with the stored key and counter, and issues a token.
+/// A signature with the install's key over the refresh message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySignatureProof {
+    /// The key id from the attest response, in any base64 variant.
+    pub key_id: String,
+    /// The DER ECDSA (or RSA PKCS#1) signature over the refresh message, in any base64 variant.
+    pub signature: String,
+}
+
+/// Verifies a proof of possession of an install's key and issues a token. No provider is
+/// called.
 pub async fn refresh(
     State(state): State<AppState>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let Json(request) = body?;
     let app = find_app(&state, &request.app_id).await?;
-    let Some(proof) = request.proof.app_attest else {
-        return Err(ApiError::bad_request(
-            "missing_proof",
-            "proof.app_attest is required",
-        ));
-    };
-    let (app_id, _) = app_attest_identity(&app)?;
     let nonce = decode_nonce(&request.nonce)?;
-    let key_id = decode_key_id(&proof.key_id)?;
-    let assertion = decode_base64_any(&proof.assertion).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_assertion_encoding",
-            "proof.app_attest.assertion is not base64",
-        )
-    })?;
+    let (key_id, proof) = match (request.proof.app_attest, request.proof.key_signature) {
+        (Some(proof), None) => (
+            decode_key_id(&proof.key_id)?,
+            RefreshProof::Assertion(proof.assertion),
+        ),
+        (None, Some(proof)) => (
+            decode_key_id(&proof.key_id)?,
+            RefreshProof::Signature(proof.signature),
+        ),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_proof",
+                "proof must contain exactly one of app_attest and key_signature",
+            ));
+        }
+    };
 
     let install = state
         .store
@@ -244,56 +274,180 @@ pub async fn refresh(
         .ok_or_else(|| {
             ApiError::not_found(
                 "install_not_found",
-                "no attested key with this key id for this app; attest it with POST /v1/attest",
+                "no attested or registered key with this key id for this app; attest it with \
+             POST /v1/attest",
             )
         })?;
+    let stored: StoredVerdict = serde_json::from_str(&install.verdict)
+        .map_err(|error| ApiError::internal(&format_args!("stored verdict is invalid: {error}")))?;
+
+    consume_nonce(&state, &nonce, &app.id).await?;
+    let now = state.now();
+    match proof {
+        RefreshProof::Assertion(assertion) => {
+            verify_assertion_refresh(&state, &app, &install, &key_id, &assertion, &nonce, now)
+                .await?;
+        }
+        RefreshProof::Signature(signature) => {
+            verify_signature_refresh(&app, &install, &signature, &nonce)?;
+        }
+    }
+
+    let mut claim = stored.claim;
+    claim.via = "assertion".to_owned();
+    log_decision(&app.id, &install.provider, "allow", "refresh");
+    issue_token(&state, &app, Some(&install), claim).map(Json)
+}
+
+enum RefreshProof {
+    Assertion(String),
+    Signature(String),
+}
+
+async fn verify_assertion_refresh(
+    state: &AppState,
+    app: &App,
+    install: &Install,
+    key_id: &[u8],
+    assertion: &str,
+    nonce: &[u8],
+    now: i64,
+) -> Result<(), ApiError> {
+    if install.provider != Provider::AppAttest.as_str() {
+        return Err(ApiError::bad_request(
+            "wrong_proof_type",
+            format!(
+                "this install's key comes from {}; send proof.key_signature",
+                install.provider
+            ),
+        ));
+    }
+    let app_id = AppId::parse(&app.id).ok_or_else(|| {
+        ApiError::internal(&format_args!("stored app id {:?} is invalid", app.id))
+    })?;
+    let assertion = decode_base64_any(assertion).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_assertion_encoding",
+            "proof.app_attest.assertion is not base64",
+        )
+    })?;
     let public_key: [u8; 65] = install
         .public_key
         .as_slice()
         .try_into()
-        .map_err(|_| ApiError::internal(&"stored public key is not 65 bytes"))?;
-
-    consume_nonce(&state, &nonce, &app.id).await?;
-
-    let client_data_hash = avow_attest::sha256(&nonce);
-    let stored_counter = u32::try_from(install.counter).unwrap_or(u32::MAX);
+        .map_err(|_| ApiError::internal(&"stored App Attest public key is not 65 bytes"))?;
+    let client_data_hash = avow_attest::sha256(nonce);
     let input = AssertionInput {
         assertion: &assertion,
         client_data_hash: &client_data_hash,
         app_id: &app_id,
         public_key: &public_key,
-        stored_counter,
+        stored_counter: u32::try_from(install.counter).unwrap_or(u32::MAX),
     };
-    let report = app_attest::verify_assertion_report(&input);
-    if let Some((check, error)) = report.first_failure() {
-        log_decision(&app.id, "deny", error.reason());
-        let status = if check == app_attest::AssertionCheck::Structure {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::FORBIDDEN
-        };
-        return Err(ApiError::new(status, error.reason(), error.to_string()));
-    }
-    let verified = report
-        .into_result()
-        .map_err(|error| ApiError::internal(&error))?;
+    let verified = app_attest::verify_assertion(&input)
+        .map_err(|error| rejected_evidence(&app.id, Provider::AppAttest, &error))?;
 
-    let now = state.now();
     let advanced = state
         .store
-        .advance_counter(&app.id, &key_id, i64::from(verified.counter()), now)
+        .advance_counter(&app.id, key_id, i64::from(verified.counter()), now)
         .await?;
     if !advanced {
         // A concurrent request stored this counter or a higher one first.
-        log_decision(&app.id, "deny", "counter_not_increased");
+        log_decision(&app.id, &install.provider, "deny", "counter_not_increased");
         return Err(ApiError::forbidden(
             "counter_not_increased",
             "assertion counter is not greater than the stored counter",
         ));
     }
+    Ok(())
+}
 
-    log_decision(&app.id, "allow", "assertion");
-    issue_token(&state, &app, &install, "assertion").map(Json)
+fn verify_signature_refresh(
+    app: &App,
+    install: &Install,
+    signature: &str,
+    nonce: &[u8],
+) -> Result<(), ApiError> {
+    if install.provider == Provider::AppAttest.as_str() {
+        return Err(ApiError::bad_request(
+            "wrong_proof_type",
+            "this install's key is an App Attest key; send proof.app_attest",
+        ));
+    }
+    let signature = decode_base64_any(signature).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_signature_encoding",
+            "proof.key_signature.signature is not base64",
+        )
+    })?;
+    // Each refresh consumes a fresh nonce, so a replayed signature fails on the nonce; no
+    // counter is needed.
+    avow_attest::device_key::verify_refresh_signature(&install.public_key, nonce, &signature)
+        .map_err(|error| {
+            let provider = match install.provider.as_str() {
+                "android_key_attestation" => Provider::AndroidKeyAttestation,
+                _ => Provider::AvowDeviceKey,
+            };
+            rejected_evidence(&app.id, provider, &error)
+        })
+}
+
+/// Maps a verification failure to a 400 (malformed) or 403 (rejected) response and logs it.
+fn rejected_evidence(app_id: &str, provider: Provider, error: &avow_attest::Error) -> ApiError {
+    log_decision(app_id, provider.as_str(), "deny", error.reason());
+    let status = if MALFORMED_EVIDENCE_REASONS.contains(&error.reason()) {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    ApiError::new(
+        status,
+        error.reason(),
+        format!("{}: {error}", provider.as_str()),
+    )
+}
+
+fn evidence_error_response(app_id: &str, error: EvidenceError) -> Response {
+    match error {
+        EvidenceError::BadRequest(reason, message) => {
+            ApiError::bad_request(reason, message).into_response()
+        }
+        EvidenceError::Rejected(provider, error) => {
+            rejected_evidence(app_id, provider, &error).into_response()
+        }
+        EvidenceError::ProviderRejected(provider, error) => {
+            log_decision(app_id, provider.as_str(), "deny", error.reason());
+            ApiError::forbidden(error.reason(), format!("{}: {error}", provider.as_str()))
+                .into_response()
+        }
+        EvidenceError::ProviderUnavailable(provider, error) => {
+            // An outage is an answer about the provider, not about this server: the client
+            // gets a 4xx with a retry hint.
+            tracing::warn!(
+                app_id,
+                provider = provider.as_str(),
+                reason = error.reason(),
+                %error,
+                "provider unavailable"
+            );
+            log_decision(app_id, provider.as_str(), "deny", "provider_unavailable");
+            let mut response = ApiError::new(
+                StatusCode::FAILED_DEPENDENCY,
+                "provider_unavailable",
+                format!(
+                    "{} cannot produce or check evidence right now; retry later",
+                    provider.as_str()
+                ),
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(PROVIDER_RETRY_AFTER_SECS),
+            );
+            response
+        }
+        EvidenceError::Internal(detail) => ApiError::internal(&detail).into_response(),
+    }
 }
 
 async fn find_app(state: &AppState, app_id: &str) -> Result<App, ApiError> {
@@ -303,19 +457,6 @@ async fn find_app(state: &AppState, app_id: &str) -> Result<App, ApiError> {
             format!("no app with id {app_id:?} is registered"),
         )
     })
-}
-
-fn app_attest_identity(app: &App) -> Result<(AppId, Environment), ApiError> {
-    let app_id = AppId::parse(&app.id).ok_or_else(|| {
-        ApiError::internal(&format_args!("stored app id {:?} is invalid", app.id))
-    })?;
-    let environment = Environment::parse(&app.environment).ok_or_else(|| {
-        ApiError::internal(&format_args!(
-            "stored environment of {:?} is invalid",
-            app.id
-        ))
-    })?;
-    Ok((app_id, environment))
 }
 
 fn decode_nonce(encoded: &str) -> Result<Vec<u8>, ApiError> {
@@ -333,7 +474,7 @@ fn decode_key_id(encoded: &str) -> Result<Vec<u8>, ApiError> {
         Ok(key_id) if key_id.len() == 32 => Ok(key_id),
         _ => Err(ApiError::bad_request(
             "invalid_key_id",
-            "key_id must be the 32-byte App Attest key id, in base64",
+            "key_id must be the 32-byte key id, in base64",
         )),
     }
 }
@@ -353,15 +494,39 @@ async fn consume_nonce(state: &AppState, nonce: &[u8], app_id: &str) -> Result<(
         NonceRejection::Replayed => ("nonce_replayed", "nonce was already used"),
         NonceRejection::Unknown => ("nonce_unknown", "nonce was not issued by this server"),
     };
-    log_decision(app_id, "deny", reason);
+    log_decision(app_id, "none", "deny", reason);
     Err(ApiError::forbidden(reason, message))
+}
+
+/// Builds the token claim from a verdict.
+fn verdict_claim(
+    verdict: &Verdict,
+    providers: Vec<String>,
+    environment: Option<String>,
+    attested_at: i64,
+    via: &str,
+) -> AttestationClaim {
+    AttestationClaim {
+        prv: providers,
+        trust: verdict.trust.as_str().to_owned(),
+        app: verdict.app_integrity.as_str().to_owned(),
+        dev: verdict.device_integrity.as_str().to_owned(),
+        flg: verdict
+            .risk_flags
+            .iter()
+            .map(|flag| flag.as_str().to_owned())
+            .collect(),
+        env: environment,
+        at: u64::try_from(attested_at).unwrap_or(0),
+        via: via.to_owned(),
+    }
 }
 
 fn issue_token(
     state: &AppState,
     app: &App,
-    install: &Install,
-    via: &str,
+    install: Option<&Install>,
+    claim: AttestationClaim,
 ) -> Result<TokenResponse, ApiError> {
     let now = u64::try_from(state.now()).unwrap_or(0);
     let expires_at = now + state.config.token.lifetime_secs;
@@ -372,13 +537,8 @@ fn issue_token(
         iat: now,
         exp: expires_at,
         jti: avow_token::new_token_id().map_err(|error| ApiError::internal(&error))?,
-        ins: install.id.clone(),
-        att: AttestationClaim {
-            prv: PROVIDER_APP_ATTEST.to_owned(),
-            env: install.environment.clone(),
-            at: u64::try_from(install.attested_at).unwrap_or(0),
-            via: via.to_owned(),
-        },
+        ins: install.map(|install| install.id.clone()),
+        att: claim.clone(),
     };
     let token = state
         .key_ring
@@ -388,7 +548,9 @@ fn issue_token(
     Ok(TokenResponse {
         token,
         expires_at,
-        install_id: install.id.clone(),
+        install_id: install.map(|install| install.id.clone()),
+        key_id: install.map(|install| encode_base64url(&install.key_id)),
+        verdict: claim,
     })
 }
 
@@ -399,17 +561,11 @@ fn new_install_id() -> Result<String, ApiError> {
     Ok(encode_base64url(&bytes))
 }
 
-fn unix(seconds: i64) -> avow_attest::UnixTime {
-    avow_attest::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
-        u64::try_from(seconds).unwrap_or(0),
-    ))
-}
-
-fn log_decision(app_id: &str, verdict: &str, reason: &str) {
+fn log_decision(app_id: &str, provider: &str, verdict: &str, reason: &str) {
     tracing::info!(
         target: "avow::decision",
         app_id,
-        provider = PROVIDER_APP_ATTEST,
+        provider,
         verdict,
         reason,
         "decision"

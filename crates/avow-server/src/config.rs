@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::providers::{self, DeviceCheckEnvironment};
+
 /// Default listen address: loopback only, so a fresh server is not reachable from outside.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default data directory, relative to the working directory.
@@ -23,6 +25,15 @@ pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = avow_token::DEFAULT_LIFETIME_SECS;
 pub const MAX_NONCE_TTL_SECS: u64 = 3600;
 /// Longest accepted token lifetime.
 pub const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+/// Default timeout of one request to a provider (Apple DeviceCheck, Google Play Integrity), in
+/// milliseconds.
+pub const DEFAULT_PROVIDER_TIMEOUT_MS: u64 = 5_000;
+/// Longest accepted provider request timeout, in milliseconds.
+pub const MAX_PROVIDER_TIMEOUT_MS: u64 = 60_000;
+/// Default number of attempts per provider call, the first included.
+pub const DEFAULT_PROVIDER_MAX_ATTEMPTS: u32 = 2;
+/// Largest accepted number of attempts per provider call.
+pub const MAX_PROVIDER_ATTEMPTS: u32 = 5;
 
 /// Environment variables that override configuration keys, with the key each one sets.
 pub const ENV_OVERRIDES: &[(&str, &str)] = &[
@@ -34,6 +45,48 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("AVOW_NONCE_TTL_SECS", "nonce.ttl_secs"),
     ("AVOW_TOKEN_LIFETIME_SECS", "token.lifetime_secs"),
     ("AVOW_APP_ATTEST_EXTRA_ROOTS", "app_attest.extra_roots"),
+    ("AVOW_EVIDENCE_MAX_AGE_SECS", "evidence.max_age_secs"),
+    (
+        "AVOW_EVIDENCE_MAX_FUTURE_SKEW_SECS",
+        "evidence.max_future_skew_secs",
+    ),
+    ("AVOW_SAFETYNET_EXTRA_ROOTS", "safetynet.extra_roots"),
+    (
+        "AVOW_HUAWEI_SAFETY_DETECT_EXTRA_ROOTS",
+        "huawei_safety_detect.extra_roots",
+    ),
+    ("AVOW_ANDROID_KEY_EXTRA_ROOTS", "android_key.extra_roots"),
+    (
+        "AVOW_ANDROID_KEY_STATUS_LIST_FILE",
+        "android_key.status_list_file",
+    ),
+    ("AVOW_DEVICE_CHECK_ENVIRONMENT", "device_check.environment"),
+    ("AVOW_DEVICE_CHECK_BASE_URL", "device_check.base_url"),
+    ("AVOW_DEVICE_CHECK_TEAM_ID", "device_check.team_id"),
+    ("AVOW_DEVICE_CHECK_KEY_ID", "device_check.key_id"),
+    (
+        "AVOW_DEVICE_CHECK_PRIVATE_KEY_FILE",
+        "device_check.private_key_file",
+    ),
+    ("AVOW_DEVICE_CHECK_TIMEOUT_MS", "device_check.timeout_ms"),
+    (
+        "AVOW_DEVICE_CHECK_MAX_ATTEMPTS",
+        "device_check.max_attempts",
+    ),
+    ("AVOW_PLAY_INTEGRITY_BASE_URL", "play_integrity.base_url"),
+    (
+        "AVOW_PLAY_INTEGRITY_SERVICE_ACCOUNT_FILE",
+        "play_integrity.service_account_file",
+    ),
+    ("AVOW_PLAY_INTEGRITY_TOKEN_URI", "play_integrity.token_uri"),
+    (
+        "AVOW_PLAY_INTEGRITY_TIMEOUT_MS",
+        "play_integrity.timeout_ms",
+    ),
+    (
+        "AVOW_PLAY_INTEGRITY_MAX_ATTEMPTS",
+        "play_integrity.max_attempts",
+    ),
 ];
 
 /// Server configuration.
@@ -58,6 +111,82 @@ pub struct Config {
     pub token: TokenConfig,
     /// Apple App Attest settings.
     pub app_attest: AppAttestConfig,
+    /// Apple DeviceCheck client settings.
+    pub device_check: DeviceCheckConfig,
+    /// Google Play Integrity decode client settings.
+    pub play_integrity: PlayIntegrityConfig,
+    /// Freshness of provider evidence that carries a timestamp.
+    pub evidence: EvidenceConfig,
+    /// Google SafetyNet settings.
+    pub safetynet: ExtraRootsConfig,
+    /// Huawei Safety Detect settings.
+    pub huawei_safety_detect: ExtraRootsConfig,
+    /// Android key attestation settings.
+    pub android_key: AndroidKeyConfig,
+}
+
+/// Default maximum age of timestamped evidence (Play Integrity, SafetyNet, Huawei) in seconds.
+pub const DEFAULT_EVIDENCE_MAX_AGE_SECS: u64 = 600;
+/// Default allowed clock skew of evidence timestamps into the future, in seconds.
+pub const DEFAULT_EVIDENCE_MAX_FUTURE_SKEW_SECS: u64 = 60;
+
+/// Freshness of provider evidence that carries a timestamp.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvidenceConfig {
+    /// Maximum age of the evidence's timestamp, seconds. Defaults to 600.
+    pub max_age_secs: u64,
+    /// Allowed clock skew into the future, seconds. Defaults to 60.
+    pub max_future_skew_secs: u64,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        Self {
+            max_age_secs: DEFAULT_EVIDENCE_MAX_AGE_SECS,
+            max_future_skew_secs: DEFAULT_EVIDENCE_MAX_FUTURE_SKEW_SECS,
+        }
+    }
+}
+
+impl EvidenceConfig {
+    /// Returns the freshness window.
+    pub fn freshness(&self) -> Freshness {
+        Freshness {
+            max_age_secs: self.max_age_secs,
+            max_future_skew_secs: self.max_future_skew_secs,
+        }
+    }
+}
+
+/// The window in which an evidence timestamp must lie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Freshness {
+    /// Maximum age, seconds.
+    pub max_age_secs: u64,
+    /// Allowed skew into the future, seconds.
+    pub max_future_skew_secs: u64,
+}
+
+/// Settings of a provider whose certificate chains end at compiled-in roots.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtraRootsConfig {
+    /// PEM files with further trusted roots, next to the compiled-in ones. Defaults to none.
+    pub extra_roots: Vec<PathBuf>,
+}
+
+/// Android key attestation settings.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AndroidKeyConfig {
+    /// PEM files with further trusted roots, next to Google's hardware attestation roots.
+    /// Defaults to none.
+    pub extra_roots: Vec<PathBuf>,
+    /// Google's attestation status list (the JSON published at
+    /// `https://android.googleapis.com/attestation/status`), downloaded by the operator. Without
+    /// it, revocation is not checked. Defaults to none.
+    pub status_list_file: Option<PathBuf>,
 }
 
 /// Log output format.
@@ -96,6 +225,50 @@ pub struct AppAttestConfig {
     pub extra_roots: Vec<PathBuf>,
 }
 
+/// Apple DeviceCheck client settings. The client is enabled when `private_key_file` is set.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceCheckConfig {
+    /// Apple environment to call: `production` (App Store and TestFlight builds) or
+    /// `development`. Defaults to `production`.
+    pub environment: DeviceCheckEnvironment,
+    /// URL that replaces the environment's Apple host, for example a mock server. Must be
+    /// `https`, or `http` on a loopback address. Defaults to none.
+    pub base_url: Option<String>,
+    /// Apple developer team id. Required with `private_key_file`. Defaults to none.
+    pub team_id: Option<String>,
+    /// Id of the key with DeviceCheck enabled. Required with `private_key_file`. Defaults to
+    /// none.
+    pub key_id: Option<String>,
+    /// The `.p8` private key file downloaded from Apple. Defaults to none, which disables
+    /// DeviceCheck.
+    pub private_key_file: Option<PathBuf>,
+    /// Timeout of one request to Apple, in milliseconds (1 to 60000). Defaults to 5000.
+    pub timeout_ms: u64,
+    /// Attempts per call, the first included (1 to 5). Defaults to 2.
+    pub max_attempts: u32,
+}
+
+/// Google Play Integrity decode client settings. The client is enabled when
+/// `service_account_file` is set.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlayIntegrityConfig {
+    /// URL that replaces Google's Play Integrity host, for example a mock server. Must be
+    /// `https`, or `http` on a loopback address. Defaults to none.
+    pub base_url: Option<String>,
+    /// The service-account JSON key file of a Google Cloud project linked to the app in the
+    /// Play Console. Defaults to none, which disables decoding through Google.
+    pub service_account_file: Option<PathBuf>,
+    /// URL that replaces the key file's `token_uri`. Same rules as `base_url`. Defaults to
+    /// none.
+    pub token_uri: Option<String>,
+    /// Timeout of one request to Google, in milliseconds (1 to 60000). Defaults to 5000.
+    pub timeout_ms: u64,
+    /// Attempts per call, the first included (1 to 5). Defaults to 2.
+    pub max_attempts: u32,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -107,6 +280,38 @@ impl Default for Config {
             nonce: NonceConfig::default(),
             token: TokenConfig::default(),
             app_attest: AppAttestConfig::default(),
+            device_check: DeviceCheckConfig::default(),
+            play_integrity: PlayIntegrityConfig::default(),
+            evidence: EvidenceConfig::default(),
+            safetynet: ExtraRootsConfig::default(),
+            huawei_safety_detect: ExtraRootsConfig::default(),
+            android_key: AndroidKeyConfig::default(),
+        }
+    }
+}
+
+impl Default for DeviceCheckConfig {
+    fn default() -> Self {
+        Self {
+            environment: DeviceCheckEnvironment::Production,
+            base_url: None,
+            team_id: None,
+            key_id: None,
+            private_key_file: None,
+            timeout_ms: DEFAULT_PROVIDER_TIMEOUT_MS,
+            max_attempts: DEFAULT_PROVIDER_MAX_ATTEMPTS,
+        }
+    }
+}
+
+impl Default for PlayIntegrityConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            service_account_file: None,
+            token_uri: None,
+            timeout_ms: DEFAULT_PROVIDER_TIMEOUT_MS,
+            max_attempts: DEFAULT_PROVIDER_MAX_ATTEMPTS,
         }
     }
 }
@@ -196,6 +401,18 @@ impl Config {
                 message: "expected a whole number of seconds".to_owned(),
             })
         };
+        let milliseconds = |variable: &'static str, value: &str| {
+            value.parse::<u64>().map_err(|_| ConfigError::Env {
+                variable,
+                message: "expected a whole number of milliseconds".to_owned(),
+            })
+        };
+        let attempts = |variable: &'static str, value: &str| {
+            value.parse::<u32>().map_err(|_| ConfigError::Env {
+                variable,
+                message: "expected a whole number of attempts".to_owned(),
+            })
+        };
         for (variable, _) in ENV_OVERRIDES {
             let Some(value) = env(variable) else { continue };
             match *variable {
@@ -220,6 +437,59 @@ impl Config {
                 "AVOW_APP_ATTEST_EXTRA_ROOTS" => {
                     self.app_attest.extra_roots = std::env::split_paths(&value).collect();
                 }
+                "AVOW_EVIDENCE_MAX_AGE_SECS" => {
+                    self.evidence.max_age_secs = number(variable, &value)?;
+                }
+                "AVOW_EVIDENCE_MAX_FUTURE_SKEW_SECS" => {
+                    self.evidence.max_future_skew_secs = number(variable, &value)?;
+                }
+                "AVOW_SAFETYNET_EXTRA_ROOTS" => {
+                    self.safetynet.extra_roots = std::env::split_paths(&value).collect();
+                }
+                "AVOW_HUAWEI_SAFETY_DETECT_EXTRA_ROOTS" => {
+                    self.huawei_safety_detect.extra_roots = std::env::split_paths(&value).collect();
+                }
+                "AVOW_ANDROID_KEY_EXTRA_ROOTS" => {
+                    self.android_key.extra_roots = std::env::split_paths(&value).collect();
+                }
+                "AVOW_ANDROID_KEY_STATUS_LIST_FILE" => {
+                    self.android_key.status_list_file = Some(PathBuf::from(value));
+                }
+                "AVOW_DEVICE_CHECK_ENVIRONMENT" => {
+                    self.device_check.environment = match value.as_str() {
+                        "production" => DeviceCheckEnvironment::Production,
+                        "development" => DeviceCheckEnvironment::Development,
+                        _ => {
+                            return Err(ConfigError::Env {
+                                variable,
+                                message: "expected production or development".to_owned(),
+                            });
+                        }
+                    }
+                }
+                "AVOW_DEVICE_CHECK_BASE_URL" => self.device_check.base_url = Some(value),
+                "AVOW_DEVICE_CHECK_TEAM_ID" => self.device_check.team_id = Some(value),
+                "AVOW_DEVICE_CHECK_KEY_ID" => self.device_check.key_id = Some(value),
+                "AVOW_DEVICE_CHECK_PRIVATE_KEY_FILE" => {
+                    self.device_check.private_key_file = Some(PathBuf::from(value));
+                }
+                "AVOW_DEVICE_CHECK_TIMEOUT_MS" => {
+                    self.device_check.timeout_ms = milliseconds(variable, &value)?;
+                }
+                "AVOW_DEVICE_CHECK_MAX_ATTEMPTS" => {
+                    self.device_check.max_attempts = attempts(variable, &value)?;
+                }
+                "AVOW_PLAY_INTEGRITY_BASE_URL" => self.play_integrity.base_url = Some(value),
+                "AVOW_PLAY_INTEGRITY_SERVICE_ACCOUNT_FILE" => {
+                    self.play_integrity.service_account_file = Some(PathBuf::from(value));
+                }
+                "AVOW_PLAY_INTEGRITY_TOKEN_URI" => self.play_integrity.token_uri = Some(value),
+                "AVOW_PLAY_INTEGRITY_TIMEOUT_MS" => {
+                    self.play_integrity.timeout_ms = milliseconds(variable, &value)?;
+                }
+                "AVOW_PLAY_INTEGRITY_MAX_ATTEMPTS" => {
+                    self.play_integrity.max_attempts = attempts(variable, &value)?;
+                }
                 _ => {}
             }
         }
@@ -241,6 +511,8 @@ impl Config {
         if self.issuer.is_empty() {
             return Err(ConfigError::Invalid("issuer must not be empty".to_owned()));
         }
+        self.device_check.validate()?;
+        self.play_integrity.validate()?;
         Ok(())
     }
 
@@ -263,6 +535,58 @@ impl Config {
             Some(url) => DatabaseUrl::Sqlite(url.clone()),
             None => DatabaseUrl::SqliteFile(self.data_dir.join("avow.db")),
         }
+    }
+}
+
+impl DeviceCheckConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        validate_provider_call("device_check", self.timeout_ms, self.max_attempts)?;
+        validate_provider_url("device_check.base_url", self.base_url.as_deref())?;
+        if self.private_key_file.is_some() {
+            for (key, value) in [("team_id", &self.team_id), ("key_id", &self.key_id)] {
+                if value.as_deref().is_none_or(str::is_empty) {
+                    return Err(ConfigError::Invalid(format!(
+                        "device_check.{key} is required when device_check.private_key_file is set"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PlayIntegrityConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        validate_provider_call("play_integrity", self.timeout_ms, self.max_attempts)?;
+        validate_provider_url("play_integrity.base_url", self.base_url.as_deref())?;
+        validate_provider_url("play_integrity.token_uri", self.token_uri.as_deref())
+    }
+}
+
+fn validate_provider_call(
+    section: &str,
+    timeout_ms: u64,
+    max_attempts: u32,
+) -> Result<(), ConfigError> {
+    if !(1..=MAX_PROVIDER_TIMEOUT_MS).contains(&timeout_ms) {
+        return Err(ConfigError::Invalid(format!(
+            "{section}.timeout_ms must be between 1 and {MAX_PROVIDER_TIMEOUT_MS}"
+        )));
+    }
+    if !(1..=MAX_PROVIDER_ATTEMPTS).contains(&max_attempts) {
+        return Err(ConfigError::Invalid(format!(
+            "{section}.max_attempts must be between 1 and {MAX_PROVIDER_ATTEMPTS}"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_provider_url(key: &str, url: Option<&str>) -> Result<(), ConfigError> {
+    match url {
+        Some(url) => providers::parse_base_url(url)
+            .map(drop)
+            .map_err(|message| ConfigError::Invalid(format!("{key} {message}"))),
+        None => Ok(()),
     }
 }
 
@@ -382,6 +706,193 @@ mod tests {
         let url = config.database_url();
         assert!(matches!(url, DatabaseUrl::Postgres(_)));
         assert!(!format!("{url:?}").contains("secret"));
+    }
+
+    #[test]
+    fn provider_sections_read() {
+        let config = Config::from_toml(
+            "[device_check]\nenvironment = \"development\"\nteam_id = \"TEAM123456\"\n\
+             key_id = \"KEY1234567\"\nprivate_key_file = \"dc.p8\"\ntimeout_ms = 800\n\
+             max_attempts = 3\n[play_integrity]\nservice_account_file = \"sa.json\"\n\
+             base_url = \"http://127.0.0.1:9\"\ntoken_uri = \"http://127.0.0.1:9/token\"\n\
+             timeout_ms = 900\nmax_attempts = 1",
+        )
+        .unwrap();
+
+        let device_check = &config.device_check;
+        assert_eq!(
+            device_check.environment,
+            DeviceCheckEnvironment::Development
+        );
+        assert_eq!(device_check.team_id.as_deref(), Some("TEAM123456"));
+        assert_eq!(device_check.key_id.as_deref(), Some("KEY1234567"));
+        assert_eq!(device_check.private_key_file, Some(PathBuf::from("dc.p8")));
+        assert_eq!(device_check.timeout_ms, 800);
+        assert_eq!(device_check.max_attempts, 3);
+
+        let play_integrity = &config.play_integrity;
+        assert_eq!(
+            play_integrity.service_account_file,
+            Some(PathBuf::from("sa.json"))
+        );
+        assert_eq!(
+            play_integrity.base_url.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(
+            play_integrity.token_uri.as_deref(),
+            Some("http://127.0.0.1:9/token")
+        );
+        assert_eq!(play_integrity.timeout_ms, 900);
+        assert_eq!(play_integrity.max_attempts, 1);
+
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn provider_defaults() {
+        let config = Config::default();
+        assert_eq!(
+            config.device_check.environment,
+            DeviceCheckEnvironment::Production
+        );
+        assert_eq!(config.device_check.private_key_file, None);
+        assert_eq!(config.device_check.timeout_ms, DEFAULT_PROVIDER_TIMEOUT_MS);
+        assert_eq!(
+            config.device_check.max_attempts,
+            DEFAULT_PROVIDER_MAX_ATTEMPTS
+        );
+        assert_eq!(config.play_integrity.service_account_file, None);
+        assert_eq!(
+            config.play_integrity.timeout_ms,
+            DEFAULT_PROVIDER_TIMEOUT_MS
+        );
+    }
+
+    #[test]
+    fn provider_env_overrides() {
+        let config = Config::load(None, |name| {
+            let value = match name {
+                "AVOW_DEVICE_CHECK_ENVIRONMENT" => "development",
+                "AVOW_DEVICE_CHECK_BASE_URL" => "http://127.0.0.1:1",
+                "AVOW_DEVICE_CHECK_TEAM_ID" => "TEAM",
+                "AVOW_DEVICE_CHECK_KEY_ID" => "KEY",
+                "AVOW_DEVICE_CHECK_PRIVATE_KEY_FILE" => "key.p8",
+                "AVOW_DEVICE_CHECK_TIMEOUT_MS" => "250",
+                "AVOW_DEVICE_CHECK_MAX_ATTEMPTS" => "1",
+                "AVOW_PLAY_INTEGRITY_BASE_URL" => "http://[::1]:2",
+                "AVOW_PLAY_INTEGRITY_SERVICE_ACCOUNT_FILE" => "sa.json",
+                "AVOW_PLAY_INTEGRITY_TOKEN_URI" => "http://localhost:3/token",
+                "AVOW_PLAY_INTEGRITY_TIMEOUT_MS" => "350",
+                "AVOW_PLAY_INTEGRITY_MAX_ATTEMPTS" => "4",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        })
+        .unwrap();
+        assert_eq!(
+            config.device_check,
+            DeviceCheckConfig {
+                environment: DeviceCheckEnvironment::Development,
+                base_url: Some("http://127.0.0.1:1".to_owned()),
+                team_id: Some("TEAM".to_owned()),
+                key_id: Some("KEY".to_owned()),
+                private_key_file: Some(PathBuf::from("key.p8")),
+                timeout_ms: 250,
+                max_attempts: 1,
+            }
+        );
+        assert_eq!(
+            config.play_integrity,
+            PlayIntegrityConfig {
+                base_url: Some("http://[::1]:2".to_owned()),
+                service_account_file: Some(PathBuf::from("sa.json")),
+                token_uri: Some("http://localhost:3/token".to_owned()),
+                timeout_ms: 350,
+                max_attempts: 4,
+            }
+        );
+    }
+
+    #[test]
+    fn provider_env_values_checked() {
+        for (variable, value) in [
+            ("AVOW_DEVICE_CHECK_ENVIRONMENT", "staging"),
+            ("AVOW_DEVICE_CHECK_TIMEOUT_MS", "1s"),
+            ("AVOW_PLAY_INTEGRITY_MAX_ATTEMPTS", "-1"),
+        ] {
+            let error = Config::load(None, |name| (name == variable).then(|| value.to_owned()))
+                .unwrap_err();
+            assert!(error.to_string().contains(variable), "{error}");
+            assert!(!error.to_string().contains(value), "{error}");
+        }
+    }
+
+    #[test]
+    fn device_check_key_requires_ids() {
+        let error = Config::load(None, |name| {
+            (name == "AVOW_DEVICE_CHECK_PRIVATE_KEY_FILE").then(|| "key.p8".to_owned())
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("device_check.team_id"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn provider_limits_checked() {
+        for (variable, value, key) in [
+            (
+                "AVOW_DEVICE_CHECK_TIMEOUT_MS",
+                "0",
+                "device_check.timeout_ms",
+            ),
+            (
+                "AVOW_DEVICE_CHECK_MAX_ATTEMPTS",
+                "6",
+                "device_check.max_attempts",
+            ),
+            (
+                "AVOW_PLAY_INTEGRITY_TIMEOUT_MS",
+                "60001",
+                "play_integrity.timeout_ms",
+            ),
+            (
+                "AVOW_PLAY_INTEGRITY_MAX_ATTEMPTS",
+                "0",
+                "play_integrity.max_attempts",
+            ),
+        ] {
+            let error = Config::load(None, |name| (name == variable).then(|| value.to_owned()))
+                .unwrap_err();
+            assert!(error.to_string().contains(key), "{variable}: {error}");
+        }
+    }
+
+    #[test]
+    fn provider_urls_need_https_off_loopback() {
+        for (variable, value, key) in [
+            (
+                "AVOW_DEVICE_CHECK_BASE_URL",
+                "http://provider.example",
+                "device_check.base_url",
+            ),
+            (
+                "AVOW_PLAY_INTEGRITY_BASE_URL",
+                "not a url",
+                "play_integrity.base_url",
+            ),
+            (
+                "AVOW_PLAY_INTEGRITY_TOKEN_URI",
+                "http://192.0.2.1/token",
+                "play_integrity.token_uri",
+            ),
+        ] {
+            let error = Config::load(None, |name| (name == variable).then(|| value.to_owned()))
+                .unwrap_err();
+            assert!(error.to_string().contains(key), "{variable}: {error}");
+        }
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub mod admin;
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod evidence;
 pub mod keys;
+pub mod providers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +62,10 @@ pub struct AppState {
     pub key_ring: Arc<KeyRing>,
     /// Trusted roots for App Attest credential certificates.
     pub app_attest_roots: Arc<Roots>,
+    /// Trust anchors and clients of the other providers.
+    pub providers: Arc<evidence::Providers>,
+    /// The master key that seals signing keys and app secrets.
+    pub master_key: Arc<MasterKey>,
 }
 
 impl AppState {
@@ -114,6 +120,9 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    /// A provider's roots, status list or client could not be loaded.
+    #[error("cannot set up the attestation providers: {0}")]
+    Providers(String),
     /// Serving connections failed.
     #[error("server failed: {source}")]
     Serve {
@@ -153,6 +162,8 @@ impl Server {
                 .map_err(|error| root_error(error.to_string()))?;
         }
 
+        let providers = evidence::Providers::from_config(&config).map_err(StartError::Providers)?;
+
         let first_admin_key = if store.admin_key_count().await? == 0 {
             Some(admin::create_admin_key(store.as_ref(), unix_now()).await?)
         } else {
@@ -165,6 +176,8 @@ impl Server {
                 config: Arc::new(config),
                 key_ring: Arc::new(key_ring),
                 app_attest_roots: Arc::new(roots),
+                providers: Arc::new(providers),
+                master_key: Arc::new(master_key),
             },
             first_admin_key,
         })
@@ -257,6 +270,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/refresh", post(api::refresh))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/admin/v1/apps", post(admin::add_app).get(admin::list_apps))
+        .route(
+            "/admin/v1/apps/{id}/play-integrity-keys",
+            axum::routing::put(admin::set_play_integrity_keys),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

@@ -49,23 +49,35 @@ pub struct Claims {
     pub exp: u64,
     /// Unique token id.
     pub jti: String,
-    /// The install (device key) the token was issued to.
-    pub ins: String,
+    /// The install (attested or registered device key) the token was issued to. Absent when
+    /// the evidence carried no key, as with Play Integrity alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ins: Option<String>,
     /// The attestation result behind the token.
     pub att: AttestationClaim,
 }
 
-/// Summary of the attestation behind a token.
+/// Summary of the attestation verdict behind a token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttestationClaim {
-    /// The provider that produced the evidence, such as `app_attest`.
-    pub prv: String,
-    /// The provider environment, such as `production` or `development`.
-    pub env: String,
-    /// Unix seconds of the attestation this install last passed.
+    /// The providers whose evidence backs the token, such as `app_attest` or `play_integrity`.
+    pub prv: Vec<String>,
+    /// The trust level of the strongest evidence: `hardware`, `platform` or `software`.
+    pub trust: String,
+    /// App integrity: `recognized`, `unrecognized` or `unevaluated`.
+    pub app: String,
+    /// Device integrity: `strong`, `device`, `basic` or `none`.
+    pub dev: String,
+    /// Risk flags, such as `rooted` or `virtual`; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flg: Vec<String>,
+    /// The App Attest environment, `production` or `development`, for App Attest evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// Unix seconds of the attestation behind the token.
     pub at: u64,
     /// The proof behind this token: `attestation` (full evidence) or `assertion` (a proof of
-    /// possession of the attested key).
+    /// possession of the attested or registered key).
     pub via: String,
 }
 

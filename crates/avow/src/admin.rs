@@ -20,25 +20,49 @@ pub(crate) enum AdminKeyCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AppCommand {
-    /// Register an app.
+    /// Register an app: an iOS app by team and bundle id, an Android app by package name.
     Add {
         #[command(flatten)]
         server: ServerArgs,
         /// Platform of the app.
-        #[arg(long, value_parser = ["ios"])]
+        #[arg(long, value_parser = ["ios", "android"])]
         platform: String,
-        /// Apple developer team id (10 characters).
+        /// iOS: Apple developer team id (10 characters).
+        #[arg(long, required_if_eq("platform", "ios"))]
+        team_id: Option<String>,
+        /// iOS: bundle identifier.
+        #[arg(long, required_if_eq("platform", "ios"))]
+        bundle_id: Option<String>,
+        /// iOS: App Attest environment the app's keys come from [default: production].
+        #[arg(long, value_parser = ["production", "development"])]
+        environment: Option<String>,
+        /// Android: package name, which becomes the app id.
+        #[arg(long, required_if_eq("platform", "android"))]
+        package_name: Option<String>,
+        /// SHA-256 digest of an app signing certificate, hex (colons allowed) or base64; repeat
+        /// for several.
+        #[arg(long = "certificate-digest")]
+        certificate_digests: Vec<String>,
+        /// Android: lowest version code accepted.
         #[arg(long)]
-        team_id: String,
-        /// Bundle identifier.
-        #[arg(long)]
-        bundle_id: String,
-        /// App Attest environment the app's keys come from.
-        #[arg(long, value_parser = ["production", "development"], default_value = "production")]
-        environment: String,
+        min_version_code: Option<i64>,
         /// Print the server's JSON response.
         #[arg(long)]
         json: bool,
+    },
+    /// Register or replace an Android app's Play Integrity response encryption keys, from the
+    /// Play Console (App integrity, Response encryption).
+    SetPlayIntegrityKeys {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The app id (package name).
+        app_id: String,
+        /// The base64 decryption key.
+        #[arg(long)]
+        decryption_key: String,
+        /// The base64 verification key.
+        #[arg(long)]
+        verification_key: String,
     },
     /// List registered apps.
     List {
@@ -87,14 +111,27 @@ pub(crate) async fn run_app(command: AppCommand) -> ExitCode {
             team_id,
             bundle_id,
             environment,
+            package_name,
+            certificate_digests,
+            min_version_code,
             json,
         } => {
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "platform": platform,
-                "team_id": team_id,
-                "bundle_id": bundle_id,
-                "environment": environment,
+                "certificate_digests": certificate_digests,
             });
+            let optional = [
+                ("team_id", team_id.map(Value::from)),
+                ("bundle_id", bundle_id.map(Value::from)),
+                ("environment", environment.map(Value::from)),
+                ("package_name", package_name.map(Value::from)),
+                ("min_version_code", min_version_code.map(Value::from)),
+            ];
+            for (name, value) in optional {
+                if let Some(value) = value {
+                    body[name] = value;
+                }
+            }
             request(&server, reqwest::Method::POST, "/admin/v1/apps", Some(body))
                 .await
                 .map(|app| {
@@ -106,6 +143,21 @@ pub(crate) async fn run_app(command: AppCommand) -> ExitCode {
                         print_app(&app);
                     }
                 })
+        }
+        AppCommand::SetPlayIntegrityKeys {
+            server,
+            app_id,
+            decryption_key,
+            verification_key,
+        } => {
+            let body = serde_json::json!({
+                "decryption_key": decryption_key,
+                "verification_key": verification_key,
+            });
+            let path = format!("/admin/v1/apps/{app_id}/play-integrity-keys");
+            request(&server, reqwest::Method::PUT, &path, Some(body))
+                .await
+                .map(|_| println!("Play Integrity keys registered for {app_id}"))
         }
         AppCommand::List { server, json } => {
             request(&server, reqwest::Method::GET, "/admin/v1/apps", None)
@@ -175,6 +227,9 @@ async fn request(
         .await
         .map_err(|error| format!("cannot reach {url}: {error}"))?;
     let status = response.status();
+    if status == reqwest::StatusCode::NO_CONTENT {
+        return Ok(Value::Null);
+    }
     let body: Value = response
         .json()
         .await
