@@ -60,7 +60,7 @@ fn sample_payload_decodes() {
 }
 
 #[test]
-fn b19_huawei_failing_payload_verdict_for_policy() {
+fn huawei_failing_payload_left_to_policy() {
     let Some(dir) = vectors_dir() else { return };
     // Policy decides whether a bank rejects this device and a retailer accepts it. This test
     // checks the verdict that policy receives.

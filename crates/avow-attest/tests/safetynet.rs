@@ -260,7 +260,7 @@ fn real_result_stale_with_default_window() {
 }
 
 #[test]
-fn b8_safetynet_chain_via_r1_accepted_r2_only_rejected() {
+fn chain_via_r1_accepted_with_r2_only_rejected() {
     let Some(dir) = vectors_dir() else { return };
     let real = RealResult::load(&dir);
     let error = verify_safetynet(
@@ -280,7 +280,7 @@ fn b8_safetynet_chain_via_r1_accepted_r2_only_rejected() {
 }
 
 #[test]
-fn b11_safetynet_offline_validation_without_crl_fetch() {
+fn chain_validated_offline_without_crl_fetch() {
     let Some(dir) = vectors_dir() else { return };
     let real = RealResult::load(&dir);
     // The leaf names a CRL distribution point that an online validator would fetch.
@@ -303,7 +303,7 @@ fn b11_safetynet_offline_validation_without_crl_fetch() {
 }
 
 #[test]
-fn b12_safetynet_truncated_jws_malformed() {
+fn jws_truncated_by_logcat_malformed() {
     let Some(dir) = vectors_dir() else { return };
     let real = RealResult::load(&dir);
     // logcat cuts long lines at about 4 KB.

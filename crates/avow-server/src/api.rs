@@ -139,9 +139,9 @@ pub async fn attest(
         .map_err(|error| evidence_error_response(&app.id, error))?;
 
     let providers: Vec<String> = verified
-        .verdicts
+        .providers
         .iter()
-        .map(|verdict| verdict.provider.as_str().to_owned())
+        .map(|provider| provider.as_str().to_owned())
         .collect();
     let environment = verified
         .key

@@ -134,6 +134,8 @@ pub struct VerifiedEvidence {
     /// DeviceCheck's two bits, when DeviceCheck evidence was sent and Apple has bits for the
     /// device.
     pub device_check_bits: Option<(bool, bool)>,
+    /// Every provider whose evidence passed, in request order, DeviceCheck included.
+    pub providers: Vec<Provider>,
 }
 
 /// Why the evidence of a request was not accepted.
@@ -209,9 +211,11 @@ pub async fn verify(
         verdicts.push(verdict);
         key = Some(install_key);
     }
+    let mut providers: Vec<Provider> = verdicts.iter().map(|verdict| verdict.provider).collect();
     let mut device_check_bits = None;
     if let Some(evidence) = &evidence.device_check {
         device_check_bits = verify_device_check(state, evidence).await?;
+        providers.push(Provider::AppleDeviceCheck);
     }
 
     let combined = Verdict::combine(&verdicts).ok_or_else(|| {
@@ -222,6 +226,7 @@ pub async fn verify(
         combined,
         key,
         device_check_bits,
+        providers,
     })
 }
 

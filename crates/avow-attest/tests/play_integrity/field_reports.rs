@@ -18,7 +18,7 @@ use super::{Fixture, nonce};
 /// lacked `MEETS_DEVICE_INTEGRITY`. Such a verdict must verify, with a lower device level, so
 /// that policy (and a monitor mode) decides what to do with it.
 #[test]
-fn b17_lower_device_level_still_verifies() {
+fn certified_device_without_device_label_verifies() {
     for (device_labels, level) in [
         (vec!["MEETS_BASIC_INTEGRITY"], DeviceIntegrity::Basic),
         (vec![], DeviceIntegrity::None),
@@ -39,7 +39,7 @@ fn b17_lower_device_level_still_verifies() {
 /// Servers compared ids as strings in one base64 variant while the client sent another, and
 /// rejected every request. The nonce is compared as bytes, whatever variant the app used.
 #[test]
-fn b2_nonce_compared_as_bytes() {
+fn nonce_compared_as_bytes_not_text() {
     let bytes = nonce();
     let encodings = [
         STANDARD.encode(&bytes),
@@ -65,7 +65,7 @@ fn b2_nonce_compared_as_bytes() {
 /// A token copied from logcat was cut at the log line limit and failed with a parser
 /// exception. A cut token is a malformed token, reported as such, never partly accepted.
 #[test]
-fn b12_cut_token_rejected_as_malformed() {
+fn token_cut_by_logcat_rejected_as_malformed() {
     let fixture = Fixture::with(PlayIntegrityMutation::Truncated);
     assert_eq!(
         fixture.verify().unwrap_err(),
