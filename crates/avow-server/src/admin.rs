@@ -429,3 +429,128 @@ pub async fn list_apps(
         apps: apps.into_iter().map(AppView::from).collect(),
     }))
 }
+
+/// `POST /admin/v1/apps/{id}/device-check/two-bits` request: read a device's two DeviceCheck
+/// bits, or set them when `bit0` and `bit1` are given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwoBitsRequest {
+    /// The device token the app sent, base64.
+    pub device_token: String,
+    /// The new first bit; with `bit1`, sets both bits.
+    #[serde(default)]
+    pub bit0: Option<bool>,
+    /// The new second bit; with `bit0`, sets both bits.
+    #[serde(default)]
+    pub bit1: Option<bool>,
+}
+
+/// The two bits Apple keeps for a device.
+#[derive(Debug, Serialize)]
+pub struct TwoBitsView {
+    /// Whether the bits were ever set for this device.
+    pub set: bool,
+    /// The first bit.
+    pub bit0: bool,
+    /// The second bit.
+    pub bit1: bool,
+    /// Month of the last update, `YYYY-MM`, when Apple reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_time: Option<String>,
+}
+
+/// Reads or sets a device's two DeviceCheck bits for an iOS app, through Apple.
+pub async fn device_check_two_bits(
+    auth: AdminAuth,
+    State(state): State<AppState>,
+    axum::extract::Path(app_id): axum::extract::Path<String>,
+    body: Result<Json<TwoBitsRequest>, JsonRejection>,
+) -> Result<Json<TwoBitsView>, Response> {
+    let Json(request) = body.map_err(|rejection| ApiError::from(rejection).into_response())?;
+    let app = state
+        .store
+        .app(&app_id)
+        .await
+        .map_err(|error| ApiError::from(error).into_response())?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "app_not_found",
+                format!("no app with id {app_id:?} is registered"),
+            )
+            .into_response()
+        })?;
+    if app.platform != "ios" {
+        return Err(
+            ApiError::bad_request("invalid_app", "DeviceCheck applies to ios apps only")
+                .into_response(),
+        );
+    }
+    let Some(client) = &state.providers.device_check else {
+        return Err(ApiError::bad_request(
+            "device_check_not_configured",
+            "DeviceCheck needs [device_check] in the server configuration",
+        )
+        .into_response());
+    };
+    let upstream = |error: crate::providers::ProviderError| {
+        if error.is_outage() {
+            let mut response = ApiError::new(
+                StatusCode::FAILED_DEPENDENCY,
+                "provider_unavailable",
+                format!("Apple DeviceCheck cannot answer right now; retry later ({error})"),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+            response
+        } else {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                error.reason(),
+                format!("Apple DeviceCheck: {error}"),
+            )
+            .into_response()
+        }
+    };
+    match (request.bit0, request.bit1) {
+        (Some(bit0), Some(bit1)) => {
+            client
+                .update_two_bits(&request.device_token, bit0, bit1)
+                .await
+                .map_err(upstream)?;
+            tracing::info!(app_id = %app.id, admin_key = %auth.key_id, bit0, bit1, "DeviceCheck bits set");
+            Ok(Json(TwoBitsView {
+                set: true,
+                bit0,
+                bit1,
+                last_update_time: None,
+            }))
+        }
+        (None, None) => {
+            let state = client
+                .query_two_bits(&request.device_token)
+                .await
+                .map_err(upstream)?;
+            Ok(Json(match state.into_bits() {
+                Some(bits) => TwoBitsView {
+                    set: true,
+                    bit0: bits.bit0,
+                    bit1: bits.bit1,
+                    last_update_time: bits.last_update_time,
+                },
+                None => TwoBitsView {
+                    set: false,
+                    bit0: false,
+                    bit1: false,
+                    last_update_time: None,
+                },
+            }))
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_two_bits",
+            "give both bit0 and bit1 to set the bits, or neither to read them",
+        )
+        .into_response()),
+    }
+}

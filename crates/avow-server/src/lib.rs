@@ -274,6 +274,10 @@ pub fn router(state: AppState) -> Router {
             "/admin/v1/apps/{id}/play-integrity-keys",
             axum::routing::put(admin::set_play_integrity_keys),
         )
+        .route(
+            "/admin/v1/apps/{id}/device-check/two-bits",
+            post(admin::device_check_two_bits),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

@@ -64,6 +64,22 @@ pub(crate) enum AppCommand {
         #[arg(long)]
         verification_key: String,
     },
+    /// Read a device's two Apple DeviceCheck bits, or set them with --bit0 and --bit1.
+    DeviceCheckBits {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The app id (TEAMID.bundle.id).
+        app_id: String,
+        /// The device token the app sent, base64.
+        #[arg(long)]
+        device_token: String,
+        /// New value of the first bit (requires --bit1).
+        #[arg(long, requires = "bit1")]
+        bit0: Option<bool>,
+        /// New value of the second bit (requires --bit0).
+        #[arg(long, requires = "bit0")]
+        bit1: Option<bool>,
+    },
     /// List registered apps.
     List {
         #[command(flatten)]
@@ -158,6 +174,23 @@ pub(crate) async fn run_app(command: AppCommand) -> ExitCode {
             request(&server, reqwest::Method::PUT, &path, Some(body))
                 .await
                 .map(|_| println!("Play Integrity keys registered for {app_id}"))
+        }
+        AppCommand::DeviceCheckBits {
+            server,
+            app_id,
+            device_token,
+            bit0,
+            bit1,
+        } => {
+            let mut body = serde_json::json!({ "device_token": device_token });
+            if let (Some(bit0), Some(bit1)) = (bit0, bit1) {
+                body["bit0"] = bit0.into();
+                body["bit1"] = bit1.into();
+            }
+            let path = format!("/admin/v1/apps/{app_id}/device-check/two-bits");
+            request(&server, reqwest::Method::POST, &path, Some(body))
+                .await
+                .map(|bits| println!("{bits:#}"))
         }
         AppCommand::List { server, json } => {
             request(&server, reqwest::Method::GET, "/admin/v1/apps", None)

@@ -42,7 +42,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 /// Answers like Apple's DeviceCheck API and Google's token and decode endpoints.
 fn healthy_services(payload: Value) -> impl Fn(&Request) -> (u16, &'static str, Vec<u8>) {
     move |request: &Request| match request.path.as_str() {
-        "/v1/validate_device_token" => (200, "text/plain", Vec::new()),
+        "/v1/validate_device_token" | "/v1/update_two_bits" => (200, "text/plain", Vec::new()),
         "/v1/query_two_bits" => (
             200,
             "application/json",
@@ -325,4 +325,72 @@ fn google_outage_is_424_not_5xx() {
         .filter(|request| request.path.ends_with(":decodeIntegrityToken"))
         .count();
     assert_eq!(decodes, 2);
+}
+
+#[test]
+fn admin_reads_and_sets_device_check_bits() {
+    let setup = Setup::start();
+    let output = avow_cli(
+        &setup.server,
+        &[
+            "app",
+            "device-check-bits",
+            IOS_APP,
+            "--device-token",
+            "ZGV2aWNlLXRva2Vu",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bits: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(bits["set"], true);
+    assert_eq!(bits["bit0"], true);
+    assert_eq!(bits["bit1"], false);
+
+    let output = avow_cli(
+        &setup.server,
+        &[
+            "app",
+            "device-check-bits",
+            IOS_APP,
+            "--device-token",
+            "ZGV2aWNlLXRva2Vu",
+            "--bit0",
+            "false",
+            "--bit1",
+            "true",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let update = setup
+        .mock
+        .requests()
+        .into_iter()
+        .find(|request| request.path == "/v1/update_two_bits")
+        .unwrap();
+    let body: Value = serde_json::from_slice(&update.body).unwrap();
+    assert_eq!(body["bit0"], false);
+    assert_eq!(body["bit1"], true);
+    assert_eq!(body["device_token"], "ZGV2aWNlLXRva2Vu");
+
+    // Android apps have no DeviceCheck.
+    let output = avow_cli(
+        &setup.server,
+        &[
+            "app",
+            "device-check-bits",
+            PACKAGE,
+            "--device-token",
+            "ZGV2aWNlLXRva2Vu",
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid_app"));
 }
