@@ -16,6 +16,7 @@
 mod postgres;
 mod sql;
 mod sqlite;
+mod store_impl;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
