@@ -252,8 +252,10 @@ pub fn verify_registration_report(input: &RegistrationInput<'_>) -> Registration
     let app_id = if measurement.app_id == input.expected_app_id {
         Ok(())
     } else {
-        Err(Error::AppIdMismatch {
+        Err(Error::PackageNameMismatch {
+            field: "app_id",
             expected: input.expected_app_id.to_owned(),
+            received: measurement.app_id.clone(),
         })
     };
     let measured_digest = measurement

@@ -197,19 +197,24 @@ impl Verdict {
 
     /// Combines the verdicts of several providers for one request into one.
     ///
-    /// Each property takes the strongest value that some piece of evidence establishes,
-    /// because each verdict was verified on its own. The risk flags are the union, because a
-    /// risk seen by one provider is not cleared by another. The provider and trust level are
-    /// those of the most trusted evidence. Returns `None` for an empty list.
+    /// Only the most trusted evidence decides the app and device integrity, so a self-measured
+    /// device key can never raise what Play Integrity or a hardware attestation established.
+    /// Among verdicts of that trust level, each property takes the strongest value, because
+    /// each verdict was verified on its own. The risk flags are the union over all verdicts,
+    /// because a risk seen by any provider is not cleared by another. Returns `None` for an
+    /// empty list.
     pub fn combine(verdicts: &[Self]) -> Option<Self> {
         let strongest = verdicts.iter().max_by_key(|verdict| verdict.trust)?;
-        let app_integrity = verdicts
-            .iter()
+        let deciding = || {
+            verdicts
+                .iter()
+                .filter(|verdict| verdict.trust == strongest.trust)
+        };
+        let app_integrity = deciding()
             .map(|verdict| verdict.app_integrity)
             .max()
             .unwrap_or(AppIntegrity::Unevaluated);
-        let device_integrity = verdicts
-            .iter()
+        let device_integrity = deciding()
             .map(|verdict| verdict.device_integrity)
             .max()
             .unwrap_or(DeviceIntegrity::None);
@@ -273,6 +278,30 @@ mod tests {
             vec![RiskFlag::Rooted, RiskFlag::UnknownInstaller]
         );
         assert_eq!(combined.evidence_time_ms, Some(1_000));
+    }
+
+    #[test]
+    fn combine_lower_trust_cannot_raise_levels() {
+        let play = Verdict::new(
+            Provider::PlayIntegrity,
+            TrustLevel::Platform,
+            AppIntegrity::Unrecognized,
+            DeviceIntegrity::None,
+            Vec::new(),
+            None,
+        );
+        let device_key = Verdict::new(
+            Provider::AvowDeviceKey,
+            TrustLevel::Software,
+            AppIntegrity::Recognized,
+            DeviceIntegrity::Basic,
+            Vec::new(),
+            None,
+        );
+        let combined = Verdict::combine(&[play, device_key]).unwrap();
+        assert_eq!(combined.app_integrity, AppIntegrity::Unrecognized);
+        assert_eq!(combined.device_integrity, DeviceIntegrity::None);
+        assert_eq!(combined.trust, TrustLevel::Platform);
     }
 
     #[test]

@@ -177,6 +177,7 @@ pub async fn attest(
                     attested_at: now,
                     last_seen_at: now,
                     provider: key.provider.as_str().to_owned(),
+                    ban: None,
                 })
                 .await
                 .map_err(|error| ApiError::from(error).into_response())?;

@@ -6,8 +6,12 @@
 //! - [`PostgresStore`], for many identical server instances sharing one database.
 //!
 //! Every invariant that must hold across server instances is enforced by a single SQL statement,
-//! never by process memory: a nonce is consumed at most once ([`Store::consume_nonce`]) and an
-//! App Attest counter only moves forward ([`Store::advance_counter`]).
+//! never by process memory:
+//!
+//! - a nonce is consumed at most once ([`Store::consume_nonce`]);
+//! - an App Attest counter only moves forward ([`Store::advance_counter`]);
+//! - a daily counter never passes its limit ([`Store::increment_daily_counter`]);
+//! - two policy versions of one app never share a number ([`Store::insert_policy`]).
 //!
 //! Times are Unix seconds (`i64`) passed in by the caller, so tests control the clock.
 
@@ -137,6 +141,98 @@ pub struct Install {
     pub attested_at: i64,
     /// Unix seconds of the last accepted attestation or assertion.
     pub last_seen_at: i64,
+    /// The operator's ban on this install, or `None` while it is in good standing.
+    pub ban: Option<InstallBan>,
+}
+
+/// An operator's ban on one install, set and lifted with [`Store::set_install_ban`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstallBan {
+    /// Unix seconds at which the ban was set.
+    pub banned_at: i64,
+    /// The operator's reason, as free text.
+    pub reason: String,
+}
+
+/// One version of an app's policy document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRecord {
+    /// The app the policy applies to.
+    pub app_id: String,
+    /// The version number, counting 1, 2, 3, … per app in the order of insertion.
+    pub version: i64,
+    /// The policy document as the caller stored it.
+    pub document: String,
+    /// Unix seconds of insertion.
+    pub created_at: i64,
+    /// The identity that stored this version, such as an admin key id.
+    pub created_by: String,
+}
+
+/// One entry of the audit log of administrative actions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Unix seconds of the action.
+    pub at: i64,
+    /// The identity that acted, such as an admin key id.
+    pub actor: String,
+    /// The action's name, such as `app.update` or `install.ban`.
+    pub action: String,
+    /// The app acted on, if any. The store does not check that the app exists.
+    pub app_id: Option<String>,
+    /// The object acted on within the app, such as an install id, if any.
+    pub subject: Option<String>,
+    /// Further detail as free text, empty when there is none.
+    pub detail: String,
+}
+
+/// One attestation, refresh or outage decision of the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionRecord {
+    /// The app the request was for. The store does not check that the app exists.
+    pub app_id: String,
+    /// The install the decision was about, or `None` when the request had no install, such as
+    /// an attestation that was rejected before an install was stored.
+    pub install_id: Option<String>,
+    /// Unix seconds of the decision.
+    pub at: i64,
+    /// The kind of decision: `attest`, `refresh` or `outage`.
+    pub kind: String,
+    /// The version of the app's policy that decided.
+    pub policy_version: i64,
+    /// The market, such as a country code, whose policy rules applied.
+    pub market: String,
+    /// The outcome the policy computed.
+    pub outcome: String,
+    /// The outcome the server enforced, which differs from `outcome` when the policy only
+    /// reports, for example.
+    pub enforced_outcome: String,
+    /// The reasons for the outcome as JSON text.
+    pub reasons: String,
+    /// The attestation verdict the policy saw as JSON text.
+    pub verdict: String,
+    /// The providers whose evidence was verified, as the caller joins them.
+    pub providers: String,
+    /// The platform of the request, such as `ios` or `android`.
+    pub platform: String,
+    /// The app version the client reported, if any.
+    pub app_version: Option<String>,
+}
+
+/// A device key that an operator marked as a debug device of an app until an expiry time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DebugDevice {
+    /// The app the device is a debug device of.
+    pub app_id: String,
+    /// The device key id, as in [`Install::key_id`].
+    pub key_id: Vec<u8>,
+    /// The operator's note, such as whose device it is.
+    pub note: String,
+    /// Unix seconds from which the mark no longer applies. It applies only while
+    /// `now < expires_at`.
+    pub expires_at: i64,
+    /// Unix seconds of the first registration of this key for this app.
+    pub created_at: i64,
 }
 
 /// Failures of a store operation. Apart from [`StoreError::InvalidCertificateDigest`], which
@@ -236,8 +332,8 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_nonces(&self, before: i64) -> Result<u64, StoreError>;
 
     /// Inserts the install, or when `(app_id, key_id)` exists updates its environment, receipt,
-    /// verdict, `attested_at` and `last_seen_at`, keeping its id, provider, public key and
-    /// counter.
+    /// verdict, `attested_at` and `last_seen_at`, keeping its id, provider, public key, counter
+    /// and ban. `install.ban` is stored only when the install is new.
     /// Returns the stored install. The app must exist, so an unknown app fails with
     /// [`StoreError::Database`].
     async fn upsert_install(&self, install: &Install) -> Result<Install, StoreError>;
@@ -252,6 +348,106 @@ pub trait Store: Send + Sync + 'static {
         app_id: &str,
         key_id: &[u8],
         counter: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Returns the install with this id. A ban stored with only one of its two columns set
+    /// fails with [`StoreError::Corrupt`], here and in every method that returns an install.
+    async fn install_by_id(&self, id: &str) -> Result<Option<Install>, StoreError>;
+    /// Bans the install with this id, when `ban` is `Some((reason, banned_at))`, or lifts its
+    /// ban, when `ban` is `None`. A new ban replaces an earlier one. Returns whether an install
+    /// with this id exists.
+    async fn set_install_ban(
+        &self,
+        install_id: &str,
+        ban: Option<(&str, i64)>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores `document` as the next policy version of an app and returns that version: 1 for
+    /// the first policy of the app, then one more than the highest stored version.
+    ///
+    /// The database assigns the version, so concurrent inserts from any number of server
+    /// instances never get the same version. An insert that loses the race for a version tries
+    /// again with the next one, up to 10 attempts in all, and then fails with
+    /// [`StoreError::AlreadyExists`]. The app must exist, so an unknown app fails with
+    /// [`StoreError::Database`].
+    async fn insert_policy(
+        &self,
+        app_id: &str,
+        document: &str,
+        created_by: &str,
+        now: i64,
+    ) -> Result<i64, StoreError>;
+    /// Returns the policy of an app with the highest version.
+    async fn current_policy(&self, app_id: &str) -> Result<Option<PolicyRecord>, StoreError>;
+    /// Returns one policy version of an app.
+    async fn policy_version(
+        &self,
+        app_id: &str,
+        version: i64,
+    ) -> Result<Option<PolicyRecord>, StoreError>;
+    /// Returns every policy version of an app, documents included, highest version first.
+    async fn policy_versions(&self, app_id: &str) -> Result<Vec<PolicyRecord>, StoreError>;
+
+    /// Appends an entry to the audit log.
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Returns up to `limit` audit entries: those of one app when `app_id` is `Some`, and every
+    /// entry, with or without an app, when it is `None`. The newest `at` comes first. Entries
+    /// with the same `at` are ordered by insertion, latest first.
+    async fn audit(&self, app_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Appends a decision record.
+    async fn insert_decision(&self, decision: &DecisionRecord) -> Result<(), StoreError>;
+    /// Returns up to `limit` decisions about one install, ordered as [`Store::audit`].
+    async fn install_decisions(
+        &self,
+        install_id: &str,
+        limit: u32,
+    ) -> Result<Vec<DecisionRecord>, StoreError>;
+    /// Returns up to `limit` decisions for an app made at or after `since`, ordered as
+    /// [`Store::audit`].
+    async fn recent_decisions(
+        &self,
+        app_id: &str,
+        since: i64,
+        limit: u32,
+    ) -> Result<Vec<DecisionRecord>, StoreError>;
+
+    /// Adds one to the counter `(scope, key, day)` if and only if it is below `limit`, in one
+    /// atomic statement, and returns the new count. Returns `None`, and leaves the counter
+    /// unchanged, when the counter has reached `limit`. A counter that does not exist yet
+    /// counts as 0, so a `limit` of 0 or less always returns `None`.
+    ///
+    /// Of any number of concurrent calls across server instances, exactly as many succeed as
+    /// the limit leaves room for. `day` is the caller's date as `YYYY-MM-DD`, and every day
+    /// starts new counters.
+    ///
+    /// NOTE: nothing deletes the counters of past days yet, so the table grows by one row per
+    /// scope, key and day in use.
+    async fn increment_daily_counter(
+        &self,
+        scope: &str,
+        key: &str,
+        day: &str,
+        limit: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Returns the counter `(scope, key, day)`, 0 when it was never incremented.
+    async fn daily_counter(&self, scope: &str, key: &str, day: &str) -> Result<i64, StoreError>;
+
+    /// Marks a device key as a debug device of an app, or when it is marked already replaces its
+    /// note and expiry time and keeps its `created_at`. The app must exist, so an unknown app
+    /// fails with [`StoreError::Database`].
+    async fn put_debug_device(&self, device: &DebugDevice) -> Result<(), StoreError>;
+    /// Removes a debug device mark. Returns whether the mark existed.
+    async fn delete_debug_device(&self, app_id: &str, key_id: &[u8]) -> Result<bool, StoreError>;
+    /// Returns the debug devices of an app, expired ones included, ordered by key id.
+    async fn debug_devices(&self, app_id: &str) -> Result<Vec<DebugDevice>, StoreError>;
+    /// Reports whether a device key is a debug device of an app at time `now`, that is, marked
+    /// with `now < expires_at`.
+    async fn is_debug_device(
+        &self,
+        app_id: &str,
+        key_id: &[u8],
         now: i64,
     ) -> Result<bool, StoreError>;
 

@@ -4,7 +4,7 @@
 //! parameter named `$N` to the N-th argument), `ON CONFLICT … DO UPDATE` and `RETURNING`. One copy
 //! of each statement keeps the two backends' behaviour identical.
 
-use crate::{NonceRejection, StoreError};
+use crate::{InstallBan, NonceRejection, StoreError};
 
 pub(crate) const INSERT_APP: &str = "INSERT INTO apps \
      (id, platform, team_id, bundle_id, environment, package_name, certificate_digests, \
@@ -69,11 +69,11 @@ pub(crate) const SELECT_NONCE_STATE: &str =
 pub(crate) const PURGE_NONCES: &str = "DELETE FROM nonces WHERE expires_at < $1";
 
 /// Inserts an install or refreshes its attestation fields. The conflict branch leaves `id`,
-/// `provider`, `public_key` and `counter` as stored.
+/// `provider`, `public_key`, `counter`, `banned_at` and `ban_reason` as stored.
 pub(crate) const UPSERT_INSTALL: &str = "INSERT INTO installs \
      (id, app_id, provider, key_id, public_key, counter, environment, receipt, verdict, \
-     attested_at, last_seen_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     attested_at, last_seen_at, banned_at, ban_reason) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
      ON CONFLICT (app_id, key_id) DO UPDATE SET \
      environment = excluded.environment, \
      receipt = excluded.receipt, \
@@ -81,11 +81,20 @@ pub(crate) const UPSERT_INSTALL: &str = "INSERT INTO installs \
      attested_at = excluded.attested_at, \
      last_seen_at = excluded.last_seen_at \
      RETURNING id, app_id, provider, key_id, public_key, counter, environment, receipt, \
-     verdict, attested_at, last_seen_at";
+     verdict, attested_at, last_seen_at, banned_at, ban_reason";
 
 pub(crate) const SELECT_INSTALL: &str = "SELECT id, app_id, provider, key_id, public_key, \
-     counter, environment, receipt, verdict, attested_at, last_seen_at \
+     counter, environment, receipt, verdict, attested_at, last_seen_at, banned_at, ban_reason \
      FROM installs WHERE app_id = $1 AND key_id = $2";
+
+pub(crate) const SELECT_INSTALL_BY_ID: &str = "SELECT id, app_id, provider, key_id, \
+     public_key, counter, environment, receipt, verdict, attested_at, last_seen_at, banned_at, \
+     ban_reason FROM installs WHERE id = $1";
+
+/// Sets or clears an install's ban: `$1` install id, `$2` `banned_at`, `$3` reason. Both values
+/// are NULL to lift the ban.
+pub(crate) const SET_INSTALL_BAN: &str =
+    "UPDATE installs SET banned_at = $2, ban_reason = $3 WHERE id = $1";
 
 /// Advances an install's counter: `$1` app id, `$2` key id, `$3` new counter, `$4` now.
 ///
@@ -93,6 +102,99 @@ pub(crate) const SELECT_INSTALL: &str = "SELECT id, app_id, provider, key_id, pu
 /// with the same counter only the first to take the row's write lock updates it.
 pub(crate) const ADVANCE_COUNTER: &str = "UPDATE installs SET counter = $3, last_seen_at = $4 \
      WHERE app_id = $1 AND key_id = $2 AND counter < $3";
+
+/// How many times [`crate::Store::insert_policy`] runs [`INSERT_POLICY`] before it gives up on
+/// a version that concurrent inserts keep taking.
+///
+/// An attempt fails only when another insert committed the version it computed first. So when
+/// `n` inserts for one app run concurrently and no others start, each of them needs at most `n`
+/// attempts. Policy changes are rare admin actions, so 10 attempts leave a wide margin. The
+/// documentation of `Store::insert_policy` states this number.
+pub(crate) const POLICY_INSERT_ATTEMPTS: u32 = 10;
+
+/// Inserts the next policy version of an app and returns it: `$1` app id, `$2` document, `$3`
+/// now, `$4` created by.
+///
+/// The next version is computed in the same statement as the insert. In SQLite the statement
+/// holds the database write lock from its start, so no other insert runs in between. In
+/// PostgreSQL under READ COMMITTED, two concurrent statements can compute the same version. The
+/// second one to insert then waits for the first to commit and fails with a unique violation of
+/// the primary key, and the caller runs the statement again.
+pub(crate) const INSERT_POLICY: &str = "INSERT INTO policies \
+     (app_id, version, document, created_at, created_by) \
+     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM policies WHERE app_id = $1 \
+     RETURNING version";
+
+pub(crate) const SELECT_CURRENT_POLICY: &str = "SELECT app_id, version, document, created_at, \
+     created_by FROM policies WHERE app_id = $1 ORDER BY version DESC LIMIT 1";
+
+pub(crate) const SELECT_POLICY_VERSION: &str = "SELECT app_id, version, document, created_at, \
+     created_by FROM policies WHERE app_id = $1 AND version = $2";
+
+pub(crate) const SELECT_POLICY_VERSIONS: &str = "SELECT app_id, version, document, created_at, \
+     created_by FROM policies WHERE app_id = $1 ORDER BY version DESC";
+
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log \
+     (at, actor, action, app_id, subject, detail) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Selects audit entries newest first: `$1` app id, or NULL for every entry, `$2` limit. The
+/// generated `id` grows with each insert, so it orders entries with the same `at`.
+pub(crate) const SELECT_AUDIT: &str = "SELECT at, actor, action, app_id, subject, detail \
+     FROM audit_log WHERE ($1 IS NULL OR app_id = $1) ORDER BY at DESC, id DESC LIMIT $2";
+
+pub(crate) const INSERT_DECISION: &str = "INSERT INTO decisions \
+     (app_id, install_id, at, kind, policy_version, market, outcome, enforced_outcome, \
+     reasons, verdict, providers, platform, app_version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// Selects one install's decisions newest first, ordered as [`SELECT_AUDIT`]: `$1` install id,
+/// `$2` limit.
+pub(crate) const SELECT_INSTALL_DECISIONS: &str = "SELECT app_id, install_id, at, kind, \
+     policy_version, market, outcome, enforced_outcome, reasons, verdict, providers, platform, \
+     app_version FROM decisions WHERE install_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
+
+/// Selects an app's decisions from a time on, newest first, ordered as [`SELECT_AUDIT`]: `$1`
+/// app id, `$2` earliest `at`, `$3` limit.
+pub(crate) const SELECT_RECENT_DECISIONS: &str = "SELECT app_id, install_id, at, kind, \
+     policy_version, market, outcome, enforced_outcome, reasons, verdict, providers, platform, \
+     app_version FROM decisions WHERE app_id = $1 AND at >= $2 \
+     ORDER BY at DESC, id DESC LIMIT $3";
+
+/// Increments a daily counter below its limit and returns the new count: `$1` scope, `$2` key,
+/// `$3` day, `$4` limit.
+///
+/// A missing counter is inserted with count 1, unless the limit is 0 or less, which the `WHERE`
+/// of the `SELECT` checks. An existing counter is incremented only while it is below the limit,
+/// which the `WHERE` of the `DO UPDATE` checks against the stored row. When neither branch writes,
+/// `RETURNING` returns no row. SQLite serializes writers. In PostgreSQL a concurrent upsert of
+/// the same key waits for the row lock, then evaluates the `DO UPDATE` condition against the
+/// committed count, as [`CONSUME_NONCE`] does.
+pub(crate) const INCREMENT_DAILY_COUNTER: &str = "INSERT INTO daily_counters \
+     (scope, key, day, count) SELECT $1, $2, $3, 1 WHERE $4 > 0 \
+     ON CONFLICT (scope, key, day) DO UPDATE SET count = daily_counters.count + 1 \
+     WHERE daily_counters.count < $4 \
+     RETURNING count";
+
+pub(crate) const SELECT_DAILY_COUNTER: &str =
+    "SELECT count FROM daily_counters WHERE scope = $1 AND key = $2 AND day = $3";
+
+/// Marks a debug device or replaces its note and expiry time, keeping `created_at`: `$1` app
+/// id, `$2` key id, `$3` note, `$4` expires at, `$5` created at.
+pub(crate) const PUT_DEBUG_DEVICE: &str = "INSERT INTO debug_devices \
+     (app_id, key_id, note, expires_at, created_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (app_id, key_id) DO UPDATE SET \
+     note = excluded.note, \
+     expires_at = excluded.expires_at";
+
+pub(crate) const DELETE_DEBUG_DEVICE: &str =
+    "DELETE FROM debug_devices WHERE app_id = $1 AND key_id = $2";
+
+pub(crate) const SELECT_DEBUG_DEVICES: &str = "SELECT app_id, key_id, note, expires_at, \
+     created_at FROM debug_devices WHERE app_id = $1 ORDER BY key_id";
+
+/// Counts the unexpired marks of one key, 0 or 1: `$1` app id, `$2` key id, `$3` now.
+pub(crate) const COUNT_ACTIVE_DEBUG_DEVICE: &str = "SELECT COUNT(*) FROM debug_devices \
+     WHERE app_id = $1 AND key_id = $2 AND expires_at > $3";
 
 pub(crate) const PING: &str = "SELECT 1";
 
@@ -179,17 +281,37 @@ pub(crate) fn decode_certificate_digests(
     Ok(digests)
 }
 
+/// Reports whether a statement failed on a unique or primary key constraint.
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|database_error| database_error.is_unique_violation())
+}
+
 /// Maps an `INSERT` error to [`StoreError::AlreadyExists`] naming `entity` when it is a unique
 /// violation.
 pub(crate) fn insert_error(error: sqlx::Error, entity: &'static str) -> StoreError {
-    let is_unique_violation = error
-        .as_database_error()
-        .is_some_and(|database_error| database_error.is_unique_violation());
-
-    if is_unique_violation {
+    if is_unique_violation(&error) {
         StoreError::AlreadyExists(entity)
     } else {
         StoreError::Database(error)
+    }
+}
+
+/// Builds the ban of install `install_id` from its `banned_at` and `ban_reason` columns, which
+/// the store sets and clears together.
+pub(crate) fn decode_install_ban(
+    banned_at: Option<i64>,
+    reason: Option<String>,
+    install_id: &str,
+) -> Result<Option<InstallBan>, StoreError> {
+    match (banned_at, reason) {
+        (None, None) => Ok(None),
+        (Some(banned_at), Some(reason)) => Ok(Some(InstallBan { banned_at, reason })),
+        _ => Err(StoreError::Corrupt(format!(
+            "installs.banned_at and installs.ban_reason of install {install_id:?}: one is NULL \
+             and the other is not"
+        ))),
     }
 }
 

@@ -22,7 +22,8 @@ macro_rules! impl_store {
         const _: () = {
             use $crate::sql;
             use $crate::{
-                AdminKey, App, Install, NewNonce, NonceRejection, SigningKey, Store, StoreError,
+                AdminKey, App, AuditEntry, DebugDevice, DecisionRecord, Install, NewNonce,
+                NonceRejection, PolicyRecord, SigningKey, Store, StoreError,
             };
 
             type Pool = sqlx::Pool<$database>;
@@ -162,6 +163,8 @@ macro_rules! impl_store {
                         .bind(&install.verdict)
                         .bind(install.attested_at)
                         .bind(install.last_seen_at)
+                        .bind(install.ban.as_ref().map(|ban| ban.banned_at))
+                        .bind(install.ban.as_ref().map(|ban| ban.reason.as_str()))
                         .fetch_one(&self.pool)
                         .await
                         .map_err(|error| sql::insert_error(error, "install"))?;
@@ -190,6 +193,235 @@ macro_rules! impl_store {
                         .bind(counter)
                         .bind(now);
                     Ok(execute(&self.pool, query).await? == 1)
+                }
+
+                async fn install_by_id(&self, id: &str) -> Result<Option<Install>, StoreError> {
+                    let query = sqlx::query(sql::SELECT_INSTALL_BY_ID).bind(id);
+                    fetch_optional(&self.pool, query, decode_install).await
+                }
+
+                async fn set_install_ban(
+                    &self,
+                    install_id: &str,
+                    ban: Option<(&str, i64)>,
+                ) -> Result<bool, StoreError> {
+                    let query = sqlx::query(sql::SET_INSTALL_BAN)
+                        .bind(install_id)
+                        .bind(ban.map(|(_, banned_at)| banned_at))
+                        .bind(ban.map(|(reason, _)| reason));
+                    Ok(execute(&self.pool, query).await? == 1)
+                }
+
+                async fn insert_policy(
+                    &self,
+                    app_id: &str,
+                    document: &str,
+                    created_by: &str,
+                    now: i64,
+                ) -> Result<i64, StoreError> {
+                    let mut attempt = 1;
+                    loop {
+                        let inserted: Result<i64, sqlx::Error> =
+                            sqlx::query_scalar(sql::INSERT_POLICY)
+                                .bind(app_id)
+                                .bind(document)
+                                .bind(now)
+                                .bind(created_by)
+                                .fetch_one(&self.pool)
+                                .await;
+                        match inserted {
+                            Ok(version) => return Ok(version),
+                            Err(error)
+                                if sql::is_unique_violation(&error)
+                                    && attempt < sql::POLICY_INSERT_ATTEMPTS =>
+                            {
+                                tracing::debug!(
+                                    app_id,
+                                    attempt,
+                                    "policy version taken by a concurrent insert, retrying"
+                                );
+                                attempt += 1;
+                            }
+                            Err(error) => {
+                                return Err(sql::insert_error(error, "policy version"));
+                            }
+                        }
+                    }
+                }
+
+                async fn current_policy(
+                    &self,
+                    app_id: &str,
+                ) -> Result<Option<PolicyRecord>, StoreError> {
+                    let query = sqlx::query(sql::SELECT_CURRENT_POLICY).bind(app_id);
+                    fetch_optional(&self.pool, query, decode_policy).await
+                }
+
+                async fn policy_version(
+                    &self,
+                    app_id: &str,
+                    version: i64,
+                ) -> Result<Option<PolicyRecord>, StoreError> {
+                    let query = sqlx::query(sql::SELECT_POLICY_VERSION)
+                        .bind(app_id)
+                        .bind(version);
+                    fetch_optional(&self.pool, query, decode_policy).await
+                }
+
+                async fn policy_versions(
+                    &self,
+                    app_id: &str,
+                ) -> Result<Vec<PolicyRecord>, StoreError> {
+                    let query = sqlx::query(sql::SELECT_POLICY_VERSIONS).bind(app_id);
+                    fetch_all(&self.pool, query, decode_policy).await
+                }
+
+                async fn insert_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::INSERT_AUDIT)
+                        .bind(entry.at)
+                        .bind(&entry.actor)
+                        .bind(&entry.action)
+                        .bind(&entry.app_id)
+                        .bind(&entry.subject)
+                        .bind(&entry.detail);
+                    execute(&self.pool, query).await?;
+                    Ok(())
+                }
+
+                async fn audit(
+                    &self,
+                    app_id: Option<&str>,
+                    limit: u32,
+                ) -> Result<Vec<AuditEntry>, StoreError> {
+                    let query = sqlx::query(sql::SELECT_AUDIT)
+                        .bind(app_id)
+                        .bind(i64::from(limit));
+                    fetch_all(&self.pool, query, decode_audit_entry).await
+                }
+
+                async fn insert_decision(
+                    &self,
+                    decision: &DecisionRecord,
+                ) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::INSERT_DECISION)
+                        .bind(&decision.app_id)
+                        .bind(&decision.install_id)
+                        .bind(decision.at)
+                        .bind(&decision.kind)
+                        .bind(decision.policy_version)
+                        .bind(&decision.market)
+                        .bind(&decision.outcome)
+                        .bind(&decision.enforced_outcome)
+                        .bind(&decision.reasons)
+                        .bind(&decision.verdict)
+                        .bind(&decision.providers)
+                        .bind(&decision.platform)
+                        .bind(&decision.app_version);
+                    execute(&self.pool, query).await?;
+                    Ok(())
+                }
+
+                async fn install_decisions(
+                    &self,
+                    install_id: &str,
+                    limit: u32,
+                ) -> Result<Vec<DecisionRecord>, StoreError> {
+                    let query = sqlx::query(sql::SELECT_INSTALL_DECISIONS)
+                        .bind(install_id)
+                        .bind(i64::from(limit));
+                    fetch_all(&self.pool, query, decode_decision).await
+                }
+
+                async fn recent_decisions(
+                    &self,
+                    app_id: &str,
+                    since: i64,
+                    limit: u32,
+                ) -> Result<Vec<DecisionRecord>, StoreError> {
+                    let query = sqlx::query(sql::SELECT_RECENT_DECISIONS)
+                        .bind(app_id)
+                        .bind(since)
+                        .bind(i64::from(limit));
+                    fetch_all(&self.pool, query, decode_decision).await
+                }
+
+                async fn increment_daily_counter(
+                    &self,
+                    scope: &str,
+                    key: &str,
+                    day: &str,
+                    limit: i64,
+                ) -> Result<Option<i64>, StoreError> {
+                    sqlx::query_scalar(sql::INCREMENT_DAILY_COUNTER)
+                        .bind(scope)
+                        .bind(key)
+                        .bind(day)
+                        .bind(limit)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(StoreError::Database)
+                }
+
+                async fn daily_counter(
+                    &self,
+                    scope: &str,
+                    key: &str,
+                    day: &str,
+                ) -> Result<i64, StoreError> {
+                    let count: Option<i64> = sqlx::query_scalar(sql::SELECT_DAILY_COUNTER)
+                        .bind(scope)
+                        .bind(key)
+                        .bind(day)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(StoreError::Database)?;
+                    Ok(count.unwrap_or(0))
+                }
+
+                async fn put_debug_device(&self, device: &DebugDevice) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::PUT_DEBUG_DEVICE)
+                        .bind(&device.app_id)
+                        .bind(&device.key_id)
+                        .bind(&device.note)
+                        .bind(device.expires_at)
+                        .bind(device.created_at);
+                    execute(&self.pool, query).await?;
+                    Ok(())
+                }
+
+                async fn delete_debug_device(
+                    &self,
+                    app_id: &str,
+                    key_id: &[u8],
+                ) -> Result<bool, StoreError> {
+                    let query = sqlx::query(sql::DELETE_DEBUG_DEVICE)
+                        .bind(app_id)
+                        .bind(key_id);
+                    Ok(execute(&self.pool, query).await? == 1)
+                }
+
+                async fn debug_devices(
+                    &self,
+                    app_id: &str,
+                ) -> Result<Vec<DebugDevice>, StoreError> {
+                    let query = sqlx::query(sql::SELECT_DEBUG_DEVICES).bind(app_id);
+                    fetch_all(&self.pool, query, decode_debug_device).await
+                }
+
+                async fn is_debug_device(
+                    &self,
+                    app_id: &str,
+                    key_id: &[u8],
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    let marks: i64 = sqlx::query_scalar(sql::COUNT_ACTIVE_DEBUG_DEVICE)
+                        .bind(app_id)
+                        .bind(key_id)
+                        .bind(now)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(StoreError::Database)?;
+                    Ok(marks > 0)
                 }
 
                 async fn ping(&self) -> Result<(), StoreError> {
@@ -304,8 +536,15 @@ macro_rules! impl_store {
             }
 
             fn decode_install(row: &Row) -> Result<Install, StoreError> {
+                let id: String = read_column(row, "id")?;
+                let ban = sql::decode_install_ban(
+                    read_column(row, "banned_at")?,
+                    read_column(row, "ban_reason")?,
+                    &id,
+                )?;
+
                 Ok(Install {
-                    id: read_column(row, "id")?,
+                    id,
                     app_id: read_column(row, "app_id")?,
                     provider: read_column(row, "provider")?,
                     key_id: read_column(row, "key_id")?,
@@ -316,6 +555,56 @@ macro_rules! impl_store {
                     verdict: read_column(row, "verdict")?,
                     attested_at: read_column(row, "attested_at")?,
                     last_seen_at: read_column(row, "last_seen_at")?,
+                    ban,
+                })
+            }
+
+            fn decode_policy(row: &Row) -> Result<PolicyRecord, StoreError> {
+                Ok(PolicyRecord {
+                    app_id: read_column(row, "app_id")?,
+                    version: read_column(row, "version")?,
+                    document: read_column(row, "document")?,
+                    created_at: read_column(row, "created_at")?,
+                    created_by: read_column(row, "created_by")?,
+                })
+            }
+
+            fn decode_audit_entry(row: &Row) -> Result<AuditEntry, StoreError> {
+                Ok(AuditEntry {
+                    at: read_column(row, "at")?,
+                    actor: read_column(row, "actor")?,
+                    action: read_column(row, "action")?,
+                    app_id: read_column(row, "app_id")?,
+                    subject: read_column(row, "subject")?,
+                    detail: read_column(row, "detail")?,
+                })
+            }
+
+            fn decode_decision(row: &Row) -> Result<DecisionRecord, StoreError> {
+                Ok(DecisionRecord {
+                    app_id: read_column(row, "app_id")?,
+                    install_id: read_column(row, "install_id")?,
+                    at: read_column(row, "at")?,
+                    kind: read_column(row, "kind")?,
+                    policy_version: read_column(row, "policy_version")?,
+                    market: read_column(row, "market")?,
+                    outcome: read_column(row, "outcome")?,
+                    enforced_outcome: read_column(row, "enforced_outcome")?,
+                    reasons: read_column(row, "reasons")?,
+                    verdict: read_column(row, "verdict")?,
+                    providers: read_column(row, "providers")?,
+                    platform: read_column(row, "platform")?,
+                    app_version: read_column(row, "app_version")?,
+                })
+            }
+
+            fn decode_debug_device(row: &Row) -> Result<DebugDevice, StoreError> {
+                Ok(DebugDevice {
+                    app_id: read_column(row, "app_id")?,
+                    key_id: read_column(row, "key_id")?,
+                    note: read_column(row, "note")?,
+                    expires_at: read_column(row, "expires_at")?,
+                    created_at: read_column(row, "created_at")?,
                 })
             }
 

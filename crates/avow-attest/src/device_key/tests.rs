@@ -151,7 +151,7 @@ fn registration_other_app_rejected() {
     let measurement = br#"{"app_id":"com.example.other"}"#;
     let signature = device.sign(&registration_message(&NONCE, measurement));
     let error = verify(&device, measurement, &signature).unwrap_err();
-    assert_eq!(error.reason(), "app_id_mismatch");
+    assert_eq!(error.reason(), "package_name_mismatch");
 }
 
 #[test]

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use avow_store::{AdminKey, App, Install, NewNonce, NonceRejection, SigningKey, Store, StoreError};
+use avow_store::{
+    AdminKey, App, AuditEntry, DebugDevice, DecisionRecord, Install, InstallBan, NewNonce,
+    NonceRejection, PolicyRecord, SigningKey, Store, StoreError,
+};
 
 use crate::backend::TestDatabase;
 
@@ -18,6 +21,13 @@ const CONCURRENT_CALLS: usize = 32;
 
 /// How many times each concurrency test repeats its race.
 const RACE_ROUNDS: u8 = 4;
+
+/// How many policy inserts race. The store retries an insert up to 10 times, and each of `n`
+/// racing inserts needs at most `n` attempts, so this must stay at 10 or below.
+const CONCURRENT_POLICY_INSERTS: i64 = 8;
+
+/// The limit of the daily counter in the concurrency test.
+const COUNTER_LIMIT: i64 = 10;
 
 const APP_ID: &str = "ABCDE12345.com.example.app";
 const OTHER_APP_ID: &str = "FGHIJ67890.com.example.other";
@@ -933,6 +943,871 @@ pub(crate) async fn install_lookup_by_key_id(db: TestDatabase) {
     assert_eq!(missing_key.expect("read an install"), None);
 }
 
+// === install bans ===
+
+pub(crate) async fn install_by_id_lookup(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let first = install("install-1", APP_ID, 1);
+    let second = install("install-2", APP_ID, 2);
+    for install in [&first, &second] {
+        store
+            .upsert_install(install)
+            .await
+            .expect("insert an install");
+    }
+
+    let found_first = store.install_by_id("install-1").await;
+    let found_second = store.install_by_id("install-2").await;
+    let missing = store.install_by_id("install-3").await;
+
+    assert_eq!(found_first.expect("read an install"), Some(first));
+    assert_eq!(found_second.expect("read an install"), Some(second));
+    assert_eq!(missing.expect("read a missing install"), None);
+}
+
+pub(crate) async fn install_ban_set_and_lifted(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let banned = install("install-1", APP_ID, 1);
+    let bystander = install("install-2", APP_ID, 2);
+    for install in [&banned, &bystander] {
+        store
+            .upsert_install(install)
+            .await
+            .expect("insert an install");
+    }
+    let expected_ban = InstallBan {
+        banned_at: NOW + 5,
+        reason: "emulator farm".to_owned(),
+    };
+
+    let set = store
+        .set_install_ban("install-1", Some(("emulator farm", NOW + 5)))
+        .await
+        .expect("ban the install");
+
+    assert!(set, "set_install_ban found no row for an existing install");
+    let by_id = store
+        .install_by_id("install-1")
+        .await
+        .expect("read the install")
+        .expect("the install exists");
+    assert_eq!(by_id.ban, Some(expected_ban.clone()));
+    let by_key = store
+        .install(APP_ID, &banned.key_id)
+        .await
+        .expect("read the install")
+        .expect("the install exists");
+    assert_eq!(by_key.ban, Some(expected_ban));
+    let other = store
+        .install_by_id("install-2")
+        .await
+        .expect("read the other install");
+    assert_eq!(other, Some(bystander));
+
+    let replaced = store
+        .set_install_ban("install-1", Some(("abuse report", NOW + 9)))
+        .await
+        .expect("ban the install again");
+
+    assert!(
+        replaced,
+        "set_install_ban found no row for an existing install"
+    );
+    let rebanned = store
+        .install_by_id("install-1")
+        .await
+        .expect("read the install")
+        .expect("the install exists");
+    assert_eq!(
+        rebanned.ban,
+        Some(InstallBan {
+            banned_at: NOW + 9,
+            reason: "abuse report".to_owned(),
+        })
+    );
+
+    let lifted = store
+        .set_install_ban("install-1", None)
+        .await
+        .expect("lift the ban");
+
+    assert!(
+        lifted,
+        "set_install_ban found no row for an existing install"
+    );
+    let unbanned = store
+        .install_by_id("install-1")
+        .await
+        .expect("read the install");
+    assert_eq!(unbanned, Some(banned));
+}
+
+pub(crate) async fn install_ban_unknown_is_false(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let existing = install("install-1", APP_ID, 1);
+    store
+        .upsert_install(&existing)
+        .await
+        .expect("insert the install");
+
+    let banned = store
+        .set_install_ban("install-9", Some(("abuse report", NOW)))
+        .await
+        .expect("ban an unknown install");
+    let lifted = store
+        .set_install_ban("install-9", None)
+        .await
+        .expect("lift the ban of an unknown install");
+
+    assert!(!banned, "set_install_ban matched an unknown install");
+    assert!(!lifted, "set_install_ban matched an unknown install");
+    let stored = store
+        .install_by_id("install-1")
+        .await
+        .expect("read the install");
+    assert_eq!(stored, Some(existing));
+}
+
+pub(crate) async fn upsert_keeps_ban(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let first = install("install-1", APP_ID, 1);
+    store
+        .upsert_install(&first)
+        .await
+        .expect("insert the install");
+    let set = store
+        .set_install_ban("install-1", Some(("abuse report", NOW + 5)))
+        .await
+        .expect("ban the install");
+    assert!(set, "set_install_ban found no row for an existing install");
+    let expected_ban = InstallBan {
+        banned_at: NOW + 5,
+        reason: "abuse report".to_owned(),
+    };
+
+    // A new attestation of the same key carries no ban, and must not lift the stored one.
+    let reattested = Install {
+        id: "install-2".to_owned(),
+        receipt: b"second receipt".to_vec(),
+        attested_at: NOW + 100,
+        last_seen_at: NOW + 100,
+        ..first.clone()
+    };
+    let updated = store
+        .upsert_install(&reattested)
+        .await
+        .expect("update the install");
+
+    assert_eq!(updated.id, "install-1");
+    assert_eq!(updated.attested_at, NOW + 100);
+    assert_eq!(updated.ban, Some(expected_ban.clone()));
+    let stored = store
+        .install_by_id("install-1")
+        .await
+        .expect("read the install")
+        .expect("the install exists");
+    assert_eq!(stored.ban, Some(expected_ban));
+
+    // A different ban in the upserted value does not replace the stored ban either.
+    let with_other_ban = Install {
+        ban: Some(InstallBan {
+            banned_at: NOW + 200,
+            reason: "other reason".to_owned(),
+        }),
+        ..reattested
+    };
+    let updated_again = store
+        .upsert_install(&with_other_ban)
+        .await
+        .expect("update the install");
+    assert_eq!(
+        updated_again.ban,
+        Some(InstallBan {
+            banned_at: NOW + 5,
+            reason: "abuse report".to_owned(),
+        })
+    );
+}
+
+pub(crate) async fn upsert_stores_ban_of_new_install(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let banned = Install {
+        ban: Some(InstallBan {
+            banned_at: NOW - 1,
+            reason: "imported ban".to_owned(),
+        }),
+        ..install("install-1", APP_ID, 1)
+    };
+
+    let inserted = store
+        .upsert_install(&banned)
+        .await
+        .expect("insert the install");
+
+    assert_eq!(inserted, banned);
+    let stored = store
+        .install_by_id("install-1")
+        .await
+        .expect("read the install");
+    assert_eq!(stored, Some(banned));
+}
+
+pub(crate) async fn install_half_ban_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let install = install("install-1", APP_ID, 1);
+    store
+        .upsert_install(&install)
+        .await
+        .expect("insert the install");
+    let corrupted = db.execute("UPDATE installs SET banned_at = 5").await;
+    assert_eq!(corrupted, 1);
+
+    let by_id = store.install_by_id("install-1").await;
+    let by_key = store.install(APP_ID, &install.key_id).await;
+
+    assert!(
+        matches!(by_id, Err(StoreError::Corrupt(_))),
+        "expected a corrupt value error, got {by_id:?}"
+    );
+    assert!(
+        matches!(by_key, Err(StoreError::Corrupt(_))),
+        "expected a corrupt value error, got {by_key:?}"
+    );
+}
+
+// === policies ===
+
+pub(crate) async fn policy_versions_count_per_app(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+
+    let first = insert_policy(&store, APP_ID, "doc 1", NOW).await;
+    let other_first = insert_policy(&store, OTHER_APP_ID, "other doc 1", NOW + 1).await;
+    let second = insert_policy(&store, APP_ID, "doc 2", NOW + 2).await;
+    let third = insert_policy(&store, APP_ID, "doc 3", NOW + 3).await;
+
+    assert_eq!(first, 1);
+    assert_eq!(other_first, 1);
+    assert_eq!(second, 2);
+    assert_eq!(third, 3);
+    let current = store
+        .current_policy(APP_ID)
+        .await
+        .expect("read the current policy");
+    assert_eq!(current, Some(policy(APP_ID, 3, "doc 3", NOW + 3)));
+    let other_current = store
+        .current_policy(OTHER_APP_ID)
+        .await
+        .expect("read the current policy");
+    assert_eq!(
+        other_current,
+        Some(policy(OTHER_APP_ID, 1, "other doc 1", NOW + 1))
+    );
+}
+
+pub(crate) async fn policy_lookup_by_version(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    for (version, document) in (0..).zip(["doc 1", "doc 2", "doc 3"]) {
+        insert_policy(&store, APP_ID, document, NOW + version).await;
+    }
+
+    let second = store.policy_version(APP_ID, 2).await;
+    let beyond = store.policy_version(APP_ID, 4).await;
+    let zero = store.policy_version(APP_ID, 0).await;
+    let other_app = store.policy_version(OTHER_APP_ID, 2).await;
+
+    assert_eq!(
+        second.expect("read a policy version"),
+        Some(policy(APP_ID, 2, "doc 2", NOW + 1))
+    );
+    assert_eq!(beyond.expect("read a missing version"), None);
+    assert_eq!(zero.expect("read version 0"), None);
+    assert_eq!(other_app.expect("read under another app"), None);
+}
+
+pub(crate) async fn policy_versions_newest_first(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    let empty = store
+        .policy_versions(APP_ID)
+        .await
+        .expect("list no versions");
+    assert_eq!(empty, Vec::new());
+    for (version, document) in (0..).zip(["doc 1", "doc 2", "doc 3"]) {
+        insert_policy(&store, APP_ID, document, NOW + version).await;
+    }
+    insert_policy(&store, OTHER_APP_ID, "other doc 1", NOW).await;
+
+    let listed = store.policy_versions(APP_ID).await;
+
+    assert_eq!(
+        listed.expect("list the versions"),
+        vec![
+            policy(APP_ID, 3, "doc 3", NOW + 2),
+            policy(APP_ID, 2, "doc 2", NOW + 1),
+            policy(APP_ID, 1, "doc 1", NOW),
+        ]
+    );
+}
+
+pub(crate) async fn policy_unknown_app_is_none(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    insert_policy(&store, APP_ID, "doc 1", NOW).await;
+
+    let current = store.current_policy(OTHER_APP_ID).await;
+    let versions = store.policy_versions(OTHER_APP_ID).await;
+
+    assert_eq!(current.expect("read the current policy"), None);
+    assert_eq!(versions.expect("list the versions"), Vec::new());
+}
+
+pub(crate) async fn policy_for_unknown_app_rejected(db: TestDatabase) {
+    let store = db.open().await;
+
+    let result = store.insert_policy(APP_ID, "doc 1", "ak_admin", NOW).await;
+
+    assert!(
+        matches!(result, Err(StoreError::Database(_))),
+        "expected a database error, got {result:?}"
+    );
+    let current = store
+        .current_policy(APP_ID)
+        .await
+        .expect("read the current policy");
+    assert_eq!(current, None);
+}
+
+pub(crate) async fn concurrent_policy_inserts_unique_versions(db: TestDatabase) {
+    let instances = [db.open().await, db.open().await];
+    instances[0]
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+
+    let mut tasks = Vec::new();
+    for call in 0..CONCURRENT_POLICY_INSERTS {
+        let index = usize::try_from(call).expect("a small task number fits usize");
+        let store = Arc::clone(&instances[index % instances.len()]);
+        tasks.push(tokio::spawn(async move {
+            let document = format!("doc from task {call}");
+            let version = store
+                .insert_policy(APP_ID, &document, "ak_admin", NOW)
+                .await;
+            (version, document)
+        }));
+    }
+    let mut inserted = Vec::new();
+    for task in tasks {
+        let (version, document) = task.await.expect("join an inserting task");
+        inserted.push((version.expect("insert a policy"), document));
+    }
+
+    let mut versions: Vec<i64> = inserted.iter().map(|(version, _)| *version).collect();
+    versions.sort_unstable();
+    assert_eq!(
+        versions,
+        (1..=CONCURRENT_POLICY_INSERTS).collect::<Vec<i64>>()
+    );
+    for (version, document) in &inserted {
+        let stored = instances[1]
+            .policy_version(APP_ID, *version)
+            .await
+            .expect("read a policy version")
+            .expect("the version exists");
+        assert_eq!(&stored.document, document, "version {version}");
+    }
+    let current = instances[1]
+        .current_policy(APP_ID)
+        .await
+        .expect("read the current policy")
+        .expect("a policy exists");
+    assert_eq!(current.version, CONCURRENT_POLICY_INSERTS);
+}
+
+// === audit log ===
+
+pub(crate) async fn audit_newest_first(db: TestDatabase) {
+    let store = db.open().await;
+    let empty = store.audit(None, 100).await.expect("list no entries");
+    assert_eq!(empty, Vec::new());
+    let created = audit_entry(NOW, "app.create", Some(APP_ID), None);
+    let banned = audit_entry(NOW + 10, "install.ban", Some(APP_ID), Some("install-1"));
+    let key_added = audit_entry(NOW + 5, "admin_key.create", None, Some("ak_second"));
+    // Same second as `banned`, inserted later, so listed before it.
+    let other_created = audit_entry(NOW + 10, "app.create", Some(OTHER_APP_ID), None);
+    for entry in [&created, &banned, &key_added, &other_created] {
+        store.insert_audit(entry).await.expect("insert an entry");
+    }
+
+    let listed = store.audit(None, 100).await.expect("list the entries");
+
+    assert_eq!(listed, vec![other_created, banned, key_added, created]);
+}
+
+pub(crate) async fn audit_filtered_by_app(db: TestDatabase) {
+    let store = db.open().await;
+    let created = audit_entry(NOW, "app.create", Some(APP_ID), None);
+    let key_added = audit_entry(NOW + 5, "admin_key.create", None, Some("ak_second"));
+    let other_created = audit_entry(NOW + 7, "app.create", Some(OTHER_APP_ID), None);
+    let banned = audit_entry(NOW + 10, "install.ban", Some(APP_ID), Some("install-1"));
+    for entry in [&created, &key_added, &other_created, &banned] {
+        store.insert_audit(entry).await.expect("insert an entry");
+    }
+
+    let for_app = store.audit(Some(APP_ID), 100).await;
+    let for_other = store.audit(Some(OTHER_APP_ID), 100).await;
+    let for_unknown = store.audit(Some(ANDROID_APP_ID), 100).await;
+
+    assert_eq!(
+        for_app.expect("list the app's entries"),
+        vec![banned, created]
+    );
+    assert_eq!(
+        for_other.expect("list the other app's entries"),
+        vec![other_created]
+    );
+    assert_eq!(
+        for_unknown.expect("list an unknown app's entries"),
+        Vec::new()
+    );
+}
+
+pub(crate) async fn audit_limit_keeps_newest(db: TestDatabase) {
+    let store = db.open().await;
+    let entries: Vec<AuditEntry> = (0..5)
+        .map(|offset| audit_entry(NOW + offset, "app.update", Some(APP_ID), None))
+        .collect();
+    for entry in &entries {
+        store.insert_audit(entry).await.expect("insert an entry");
+    }
+
+    let two = store.audit(None, 2).await;
+    let two_of_app = store.audit(Some(APP_ID), 2).await;
+    let none = store.audit(None, 0).await;
+
+    assert_eq!(
+        two.expect("list two entries"),
+        vec![entries[4].clone(), entries[3].clone()]
+    );
+    assert_eq!(
+        two_of_app.expect("list two entries of the app"),
+        vec![entries[4].clone(), entries[3].clone()]
+    );
+    assert_eq!(none.expect("list no entries"), Vec::new());
+}
+
+// === decisions ===
+
+pub(crate) async fn decision_round_trip(db: TestDatabase) {
+    let store = db.open().await;
+    let full = DecisionRecord {
+        install_id: Some("install-1".to_owned()),
+        app_version: Some("2.4.1".to_owned()),
+        ..decision(APP_ID, NOW)
+    };
+    let sparse = DecisionRecord {
+        install_id: None,
+        kind: "outage".to_owned(),
+        app_version: None,
+        ..decision(OTHER_APP_ID, NOW + 1)
+    };
+
+    store
+        .insert_decision(&full)
+        .await
+        .expect("insert a decision");
+    store
+        .insert_decision(&sparse)
+        .await
+        .expect("insert a decision");
+
+    let by_install = store.install_decisions("install-1", 10).await;
+    let by_app = store.recent_decisions(OTHER_APP_ID, NOW, 10).await;
+    assert_eq!(by_install.expect("list an install's decisions"), vec![full]);
+    assert_eq!(by_app.expect("list an app's decisions"), vec![sparse]);
+}
+
+pub(crate) async fn install_decisions_newest_first(db: TestDatabase) {
+    let store = db.open().await;
+    let first = install_decision("install-1", NOW, "attest");
+    let third = install_decision("install-1", NOW + 20, "refresh");
+    let second = install_decision("install-1", NOW + 10, "refresh");
+    // Same second as `third`, inserted later, so listed before it.
+    let fourth = install_decision("install-1", NOW + 20, "outage");
+    let other_install = install_decision("install-2", NOW + 30, "attest");
+    let no_install = decision(APP_ID, NOW + 40);
+    for decision in [
+        &first,
+        &third,
+        &second,
+        &fourth,
+        &other_install,
+        &no_install,
+    ] {
+        store
+            .insert_decision(decision)
+            .await
+            .expect("insert a decision");
+    }
+
+    let all = store.install_decisions("install-1", 10).await;
+    let limited = store.install_decisions("install-1", 2).await;
+    let unknown = store.install_decisions("install-9", 10).await;
+
+    assert_eq!(
+        all.expect("list the decisions"),
+        vec![fourth.clone(), third.clone(), second, first]
+    );
+    assert_eq!(limited.expect("list two decisions"), vec![fourth, third]);
+    assert_eq!(unknown.expect("list no decisions"), Vec::new());
+}
+
+pub(crate) async fn recent_decisions_since_and_limit(db: TestDatabase) {
+    let store = db.open().await;
+    let before = decision(APP_ID, NOW - 1);
+    let at_since = decision(APP_ID, NOW);
+    let later = install_decision("install-1", NOW + 5, "refresh");
+    let latest = decision(APP_ID, NOW + 9);
+    let other_app = decision(OTHER_APP_ID, NOW + 7);
+    for decision in [&before, &at_since, &later, &latest, &other_app] {
+        store
+            .insert_decision(decision)
+            .await
+            .expect("insert a decision");
+    }
+
+    let since_now = store.recent_decisions(APP_ID, NOW, 10).await;
+    let limited = store.recent_decisions(APP_ID, NOW, 2).await;
+    let after_all = store.recent_decisions(APP_ID, NOW + 10, 10).await;
+
+    assert_eq!(
+        since_now.expect("list the decisions"),
+        vec![latest.clone(), later.clone(), at_since]
+    );
+    assert_eq!(limited.expect("list two decisions"), vec![latest, later]);
+    assert_eq!(after_all.expect("list no decisions"), Vec::new());
+}
+
+// === daily counters ===
+
+pub(crate) async fn daily_counter_stops_at_limit(db: TestDatabase) {
+    let store = db.open().await;
+    let never = store
+        .daily_counter("quota", "play_integrity", "2024-03-01")
+        .await
+        .expect("read a missing counter");
+    assert_eq!(never, 0);
+
+    let first = increment(&store, "quota", "play_integrity", "2024-03-01", 3).await;
+    let second = increment(&store, "quota", "play_integrity", "2024-03-01", 3).await;
+    let third = increment(&store, "quota", "play_integrity", "2024-03-01", 3).await;
+    let fourth = increment(&store, "quota", "play_integrity", "2024-03-01", 3).await;
+    let fifth = increment(&store, "quota", "play_integrity", "2024-03-01", 3).await;
+
+    assert_eq!(first, Some(1));
+    assert_eq!(second, Some(2));
+    assert_eq!(third, Some(3));
+    assert_eq!(fourth, None);
+    assert_eq!(fifth, None);
+    let count = store
+        .daily_counter("quota", "play_integrity", "2024-03-01")
+        .await
+        .expect("read the counter");
+    assert_eq!(count, 3);
+
+    // A higher limit lets the same counter go on from where it stopped.
+    let raised = increment(&store, "quota", "play_integrity", "2024-03-01", 4).await;
+    assert_eq!(raised, Some(4));
+}
+
+pub(crate) async fn daily_counters_independent(db: TestDatabase) {
+    let store = db.open().await;
+    let base = increment(&store, "quota", "play_integrity", "2024-03-01", 1).await;
+    assert_eq!(base, Some(1));
+
+    let other_day = increment(&store, "quota", "play_integrity", "2024-03-02", 1).await;
+    let other_key = increment(&store, "quota", "device_check", "2024-03-01", 1).await;
+    let other_scope = increment(&store, "reduced_trust", "play_integrity", "2024-03-01", 1).await;
+    let base_again = increment(&store, "quota", "play_integrity", "2024-03-01", 1).await;
+
+    assert_eq!(other_day, Some(1));
+    assert_eq!(other_key, Some(1));
+    assert_eq!(other_scope, Some(1));
+    assert_eq!(base_again, None);
+    let base_count = store
+        .daily_counter("quota", "play_integrity", "2024-03-01")
+        .await
+        .expect("read a counter");
+    assert_eq!(base_count, 1);
+}
+
+pub(crate) async fn daily_counter_zero_limit(db: TestDatabase) {
+    let store = db.open().await;
+
+    let new_zero = increment(&store, "quota", "play_integrity", "2024-03-01", 0).await;
+    let new_negative = increment(&store, "quota", "play_integrity", "2024-03-01", -1).await;
+
+    assert_eq!(new_zero, None);
+    assert_eq!(new_negative, None);
+    let rows = db.fetch_i64("SELECT COUNT(*) FROM daily_counters").await;
+    assert_eq!(rows, 0);
+
+    let started = increment(&store, "quota", "play_integrity", "2024-03-01", 5).await;
+    assert_eq!(started, Some(1));
+    let existing_zero = increment(&store, "quota", "play_integrity", "2024-03-01", 0).await;
+    assert_eq!(existing_zero, None);
+    let count = store
+        .daily_counter("quota", "play_integrity", "2024-03-01")
+        .await
+        .expect("read the counter");
+    assert_eq!(count, 1);
+}
+
+pub(crate) async fn concurrent_increments_stop_at_limit(db: TestDatabase) {
+    let instances = [db.open().await, db.open().await];
+
+    for round in 0..RACE_ROUNDS {
+        // A new day per round, so every round starts from a missing counter.
+        let day = format!("2024-03-{:02}", round + 1);
+        let mut tasks = Vec::with_capacity(CONCURRENT_CALLS);
+        for call in 0..CONCURRENT_CALLS {
+            let store = Arc::clone(&instances[call % instances.len()]);
+            let day = day.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .increment_daily_counter("quota", "play_integrity", &day, COUNTER_LIMIT)
+                    .await
+            }));
+        }
+        let mut outcomes = Vec::with_capacity(CONCURRENT_CALLS);
+        for task in tasks {
+            let outcome = task.await.expect("join an incrementing task");
+            outcomes.push(outcome.expect("increment the counter"));
+        }
+
+        let mut counts: Vec<i64> = outcomes.iter().flatten().copied().collect();
+        counts.sort_unstable();
+        let refused = outcomes.iter().filter(|outcome| outcome.is_none()).count();
+        assert_eq!(
+            counts,
+            (1..=COUNTER_LIMIT).collect::<Vec<i64>>(),
+            "round {round}: {outcomes:?}"
+        );
+        let expected_refusals =
+            CONCURRENT_CALLS - usize::try_from(COUNTER_LIMIT).expect("the limit fits usize");
+        assert_eq!(refused, expected_refusals, "round {round}: {outcomes:?}");
+        let stored = instances[1]
+            .daily_counter("quota", "play_integrity", &day)
+            .await
+            .expect("read the counter");
+        assert_eq!(stored, COUNTER_LIMIT, "round {round}");
+    }
+}
+
+// === debug devices ===
+
+pub(crate) async fn debug_devices_listed_by_key_id(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    let empty = store.debug_devices(APP_ID).await.expect("list no devices");
+    assert_eq!(empty, Vec::new());
+    let high = debug_device(APP_ID, 0xf0, NOW + 100);
+    // Already expired, but still listed.
+    let low = debug_device(APP_ID, 0x01, NOW - 100);
+    let middle = debug_device(APP_ID, 0x80, NOW + 50);
+    let other = debug_device(OTHER_APP_ID, 0x02, NOW + 100);
+    for device in [&high, &low, &middle, &other] {
+        store
+            .put_debug_device(device)
+            .await
+            .expect("store a debug device");
+    }
+
+    let listed = store.debug_devices(APP_ID).await;
+    let other_listed = store.debug_devices(OTHER_APP_ID).await;
+
+    assert_eq!(listed.expect("list the devices"), vec![low, middle, high]);
+    assert_eq!(other_listed.expect("list the devices"), vec![other]);
+}
+
+pub(crate) async fn debug_device_replaced_keeps_created_at(db: TestDatabase) {
+    let store = db.open().await;
+    store
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    let first = debug_device(APP_ID, 1, NOW + 100);
+    store
+        .put_debug_device(&first)
+        .await
+        .expect("store the debug device");
+
+    let replacement = DebugDevice {
+        note: "handed to QA".to_owned(),
+        expires_at: NOW + 900,
+        created_at: NOW + 50,
+        ..first.clone()
+    };
+    store
+        .put_debug_device(&replacement)
+        .await
+        .expect("replace the debug device");
+
+    let listed = store.debug_devices(APP_ID).await.expect("list the devices");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].note, "handed to QA");
+    assert_eq!(listed[0].expires_at, NOW + 900);
+    assert_eq!(listed[0].created_at, NOW);
+}
+
+pub(crate) async fn debug_device_deleted(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    let removed = debug_device(APP_ID, 1, NOW + 100);
+    let kept = debug_device(APP_ID, 2, NOW + 100);
+    let same_key_other_app = debug_device(OTHER_APP_ID, 1, NOW + 100);
+    for device in [&removed, &kept, &same_key_other_app] {
+        store
+            .put_debug_device(device)
+            .await
+            .expect("store a debug device");
+    }
+
+    let deleted = store
+        .delete_debug_device(APP_ID, &removed.key_id)
+        .await
+        .expect("delete a debug device");
+    let deleted_again = store
+        .delete_debug_device(APP_ID, &removed.key_id)
+        .await
+        .expect("delete a deleted debug device");
+
+    assert!(
+        deleted,
+        "delete_debug_device found no row for a stored mark"
+    );
+    assert!(!deleted_again, "delete_debug_device deleted a mark twice");
+    let listed = store.debug_devices(APP_ID).await;
+    assert_eq!(listed.expect("list the devices"), vec![kept]);
+    let other_listed = store.debug_devices(OTHER_APP_ID).await;
+    assert_eq!(
+        other_listed.expect("list the devices"),
+        vec![same_key_other_app]
+    );
+    let still_marked = store
+        .is_debug_device(APP_ID, &removed.key_id, NOW)
+        .await
+        .expect("check a deleted mark");
+    assert!(!still_marked, "deleted debug device still active");
+}
+
+pub(crate) async fn debug_device_active_until_expiry(db: TestDatabase) {
+    let store = db.open().await;
+    store.insert_app(&app(APP_ID)).await.expect("insert an app");
+    store
+        .insert_app(&app(OTHER_APP_ID))
+        .await
+        .expect("insert an app");
+    let expires_at = NOW + 100;
+    let device = debug_device(APP_ID, 1, expires_at);
+    store
+        .put_debug_device(&device)
+        .await
+        .expect("store the debug device");
+
+    let before = store
+        .is_debug_device(APP_ID, &device.key_id, expires_at - 1)
+        .await;
+    let at_expiry = store
+        .is_debug_device(APP_ID, &device.key_id, expires_at)
+        .await;
+    let after = store
+        .is_debug_device(APP_ID, &device.key_id, expires_at + 1)
+        .await;
+    let other_app = store
+        .is_debug_device(OTHER_APP_ID, &device.key_id, NOW)
+        .await;
+    let other_key = store.is_debug_device(APP_ID, &[2; 32], NOW).await;
+
+    assert!(
+        before.expect("check before expiry"),
+        "inactive before expiry"
+    );
+    assert!(!at_expiry.expect("check at expiry"), "active at expiry");
+    assert!(!after.expect("check after expiry"), "active after expiry");
+    assert!(
+        !other_app.expect("check another app"),
+        "active for another app"
+    );
+    assert!(
+        !other_key.expect("check another key"),
+        "active for another key"
+    );
+}
+
+pub(crate) async fn debug_device_for_unknown_app_rejected(db: TestDatabase) {
+    let store = db.open().await;
+    let device = debug_device(APP_ID, 1, NOW + 100);
+
+    let result = store.put_debug_device(&device).await;
+
+    assert!(
+        matches!(result, Err(StoreError::Database(_))),
+        "expected a database error, got {result:?}"
+    );
+    let listed = store.debug_devices(APP_ID).await.expect("list the devices");
+    assert_eq!(listed, Vec::new());
+}
+
 // === whole database ===
 
 pub(crate) async fn reopen_keeps_data(db: TestDatabase) {
@@ -1041,7 +1916,90 @@ fn install(id: &str, app_id: &str, key_seed: u8) -> Install {
         verdict: r#"{"risk":"low"}"#.to_owned(),
         attested_at: NOW,
         last_seen_at: NOW,
+        ban: None,
     }
+}
+
+/// Builds the policy record that [`insert_policy`] stores.
+fn policy(app_id: &str, version: i64, document: &str, created_at: i64) -> PolicyRecord {
+    PolicyRecord {
+        app_id: app_id.to_owned(),
+        version,
+        document: document.to_owned(),
+        created_at,
+        created_by: "ak_admin".to_owned(),
+    }
+}
+
+/// Inserts a policy created by `ak_admin` and returns its version.
+async fn insert_policy(store: &Arc<dyn Store>, app_id: &str, document: &str, now: i64) -> i64 {
+    store
+        .insert_policy(app_id, document, "ak_admin", now)
+        .await
+        .expect("insert a policy")
+}
+
+fn audit_entry(at: i64, action: &str, app_id: Option<&str>, subject: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        at,
+        actor: "ak_admin".to_owned(),
+        action: action.to_owned(),
+        app_id: app_id.map(str::to_owned),
+        subject: subject.map(str::to_owned),
+        detail: format!("{action} at {at}"),
+    }
+}
+
+/// Builds an attestation decision without an install.
+fn decision(app_id: &str, at: i64) -> DecisionRecord {
+    DecisionRecord {
+        app_id: app_id.to_owned(),
+        install_id: None,
+        at,
+        kind: "attest".to_owned(),
+        policy_version: 3,
+        market: "DE".to_owned(),
+        outcome: "deny".to_owned(),
+        enforced_outcome: "allow".to_owned(),
+        reasons: r#"["device_integrity_missing"]"#.to_owned(),
+        verdict: format!(r#"{{"at":{at}}}"#),
+        providers: "app_attest".to_owned(),
+        platform: "ios".to_owned(),
+        app_version: None,
+    }
+}
+
+/// Builds a decision of `kind` about an install of [`APP_ID`].
+fn install_decision(install_id: &str, at: i64, kind: &str) -> DecisionRecord {
+    DecisionRecord {
+        install_id: Some(install_id.to_owned()),
+        kind: kind.to_owned(),
+        ..decision(APP_ID, at)
+    }
+}
+
+/// Builds a debug device created at [`NOW`] whose 32-byte key id repeats `key_seed`.
+fn debug_device(app_id: &str, key_seed: u8, expires_at: i64) -> DebugDevice {
+    DebugDevice {
+        app_id: app_id.to_owned(),
+        key_id: vec![key_seed; 32],
+        note: format!("test phone {key_seed}"),
+        expires_at,
+        created_at: NOW,
+    }
+}
+
+async fn increment(
+    store: &Arc<dyn Store>,
+    scope: &str,
+    key: &str,
+    day: &str,
+    limit: i64,
+) -> Option<i64> {
+    store
+        .increment_daily_counter(scope, key, day, limit)
+        .await
+        .expect("increment_daily_counter reached the database")
 }
 
 async fn consume(
