@@ -87,6 +87,12 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
         "AVOW_PLAY_INTEGRITY_MAX_ATTEMPTS",
         "play_integrity.max_attempts",
     ),
+    ("AVOW_MARKETS_TRUSTED_HEADER", "markets.trusted_header"),
+    ("AVOW_MARKETS_GEOIP_FILE", "markets.geoip_file"),
+    (
+        "AVOW_MARKETS_TRUST_FORWARDED_FOR",
+        "markets.trust_forwarded_for",
+    ),
 ];
 
 /// Server configuration.
@@ -123,6 +129,8 @@ pub struct Config {
     pub huawei_safety_detect: ExtraRootsConfig,
     /// Android key attestation settings.
     pub android_key: AndroidKeyConfig,
+    /// Market resolution settings.
+    pub markets: MarketsConfig,
 }
 
 /// Default maximum age of timestamped evidence (Play Integrity, SafetyNet, Huawei) in seconds.
@@ -187,6 +195,25 @@ pub struct AndroidKeyConfig {
     /// `https://android.googleapis.com/attestation/status`), downloaded by the operator. Without
     /// it, revocation is not checked. Defaults to none.
     pub status_list_file: Option<PathBuf>,
+}
+
+/// Market resolution settings. The market comes from the trusted header first, then from the
+/// GeoIP database, then from the default market of the app's policy. The region a client
+/// declares never decides it.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketsConfig {
+    /// Name of a request header that carries the client's country, set by a CDN or load
+    /// balancer in front of Avow, such as `CF-IPCountry`. Set it only when clients cannot reach
+    /// Avow around that proxy, because a client can send the header itself. Defaults to none.
+    pub trusted_header: Option<String>,
+    /// A GeoLite2-Country or GeoIP2-Country database (MaxMind DB format) that maps the client
+    /// address to its country. Read once at start. Defaults to none.
+    pub geoip_file: Option<PathBuf>,
+    /// Whether the GeoIP lookup uses the first address of `X-Forwarded-For` in place of the
+    /// TCP peer address. Enable it only behind a proxy that replaces any `X-Forwarded-For` the
+    /// client sends. Defaults to false.
+    pub trust_forwarded_for: bool,
 }
 
 /// Log output format.
@@ -286,6 +313,7 @@ impl Default for Config {
             safetynet: ExtraRootsConfig::default(),
             huawei_safety_detect: ExtraRootsConfig::default(),
             android_key: AndroidKeyConfig::default(),
+            markets: MarketsConfig::default(),
         }
     }
 }
@@ -490,6 +518,22 @@ impl Config {
                 "AVOW_PLAY_INTEGRITY_MAX_ATTEMPTS" => {
                     self.play_integrity.max_attempts = attempts(variable, &value)?;
                 }
+                "AVOW_MARKETS_TRUSTED_HEADER" => self.markets.trusted_header = Some(value),
+                "AVOW_MARKETS_GEOIP_FILE" => {
+                    self.markets.geoip_file = Some(PathBuf::from(value));
+                }
+                "AVOW_MARKETS_TRUST_FORWARDED_FOR" => {
+                    self.markets.trust_forwarded_for = match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(ConfigError::Env {
+                                variable,
+                                message: "expected true or false".to_owned(),
+                            });
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -513,6 +557,7 @@ impl Config {
         }
         self.device_check.validate()?;
         self.play_integrity.validate()?;
+        self.markets.validate()?;
         Ok(())
     }
 
@@ -550,6 +595,19 @@ impl DeviceCheckConfig {
                     )));
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl MarketsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(name) = &self.trusted_header
+            && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "markets.trusted_header {name:?} is not a valid HTTP header name"
+            )));
         }
         Ok(())
     }
@@ -893,6 +951,71 @@ mod tests {
                 .unwrap_err();
             assert!(error.to_string().contains(key), "{variable}: {error}");
         }
+    }
+
+    #[test]
+    fn markets_section_read() {
+        let config = Config::from_toml(
+            "[markets]\ntrusted_header = \"CF-IPCountry\"\ngeoip_file = \"GeoLite2-Country.mmdb\"\n\
+             trust_forwarded_for = true",
+        )
+        .unwrap();
+        assert_eq!(
+            config.markets,
+            MarketsConfig {
+                trusted_header: Some("CF-IPCountry".to_owned()),
+                geoip_file: Some(PathBuf::from("GeoLite2-Country.mmdb")),
+                trust_forwarded_for: true,
+            }
+        );
+        config.validate().unwrap();
+        assert_eq!(Config::default().markets, MarketsConfig::default());
+        assert!(!MarketsConfig::default().trust_forwarded_for);
+    }
+
+    #[test]
+    fn markets_env_overrides() {
+        let config = Config::load(None, |name| {
+            let value = match name {
+                "AVOW_MARKETS_TRUSTED_HEADER" => "X-Country",
+                "AVOW_MARKETS_GEOIP_FILE" => "/var/lib/geoip/country.mmdb",
+                "AVOW_MARKETS_TRUST_FORWARDED_FOR" => "true",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        })
+        .unwrap();
+        assert_eq!(
+            config.markets,
+            MarketsConfig {
+                trusted_header: Some("X-Country".to_owned()),
+                geoip_file: Some(PathBuf::from("/var/lib/geoip/country.mmdb")),
+                trust_forwarded_for: true,
+            }
+        );
+    }
+
+    #[test]
+    fn markets_values_checked() {
+        let error = Config::load(None, |name| {
+            (name == "AVOW_MARKETS_TRUST_FORWARDED_FOR").then(|| "yes".to_owned())
+        })
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("AVOW_MARKETS_TRUST_FORWARDED_FOR"),
+            "{error}"
+        );
+
+        let error = Config::load(None, |name| {
+            (name == "AVOW_MARKETS_TRUSTED_HEADER").then(|| "CF IPCountry".to_owned())
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("markets.trusted_header"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | `GET /.well-known/jwks.json` | the token verification keys |
 //! | `POST /admin/v1/apps`, `GET /admin/v1/apps` | app registration (admin key) |
 //! | `GET /healthz`, `GET /readyz` | liveness, and readiness with a database check |
+//! | `GET /metrics` | counters and gauges in the Prometheus text format |
 //!
 //! [`Server::start`] prepares everything `avow serve` needs with no configuration: the data
 //! directory, the database and its migrations, the master key, the first signing key and the
@@ -23,6 +24,8 @@ pub mod config;
 pub mod error;
 pub mod evidence;
 pub mod keys;
+pub mod market;
+pub mod metrics;
 pub mod providers;
 
 use std::sync::Arc;
@@ -66,6 +69,10 @@ pub struct AppState {
     pub providers: Arc<evidence::Providers>,
     /// The master key that seals signing keys and app secrets.
     pub master_key: Arc<MasterKey>,
+    /// Counters and gauges served at `GET /metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Resolves the market of a request.
+    pub markets: Arc<market::MarketResolver>,
 }
 
 impl AppState {
@@ -123,6 +130,9 @@ pub enum StartError {
     /// A provider's roots, status list or client could not be loaded.
     #[error("cannot set up the attestation providers: {0}")]
     Providers(String),
+    /// The trusted market header or the GeoIP database could not be set up.
+    #[error(transparent)]
+    Markets(#[from] market::MarketError),
     /// Serving connections failed.
     #[error("server failed: {source}")]
     Serve {
@@ -163,6 +173,7 @@ impl Server {
         }
 
         let providers = evidence::Providers::from_config(&config).map_err(StartError::Providers)?;
+        let markets = market::MarketResolver::from_config(&config.markets)?;
 
         let first_admin_key = if store.admin_key_count().await? == 0 {
             Some(admin::create_admin_key(store.as_ref(), unix_now()).await?)
@@ -178,6 +189,8 @@ impl Server {
                 app_attest_roots: Arc::new(roots),
                 providers: Arc::new(providers),
                 master_key: Arc::new(master_key),
+                metrics: Arc::new(metrics::Metrics::new()),
+                markets: Arc::new(markets),
             },
             first_admin_key,
         })
@@ -279,6 +292,7 @@ pub fn router(state: AppState) -> Router {
             post(admin::device_check_two_bits),
         )
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::handler))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

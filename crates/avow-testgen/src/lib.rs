@@ -41,6 +41,7 @@ mod cbor;
 mod device;
 pub mod device_key;
 pub mod huawei;
+pub mod mmdb;
 mod pki;
 pub mod play_integrity;
 pub mod safetynet;
