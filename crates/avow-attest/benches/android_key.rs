@@ -16,7 +16,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use avow_attest::UnixTime;
 use avow_attest::android_key::{
-    AndroidKeyInput, Revocation, Roots, SigningCertificates, StatusList, verify_android_key,
+    AndroidKeyInput, CertificateDigests, Revocation, Roots, StatusList, verify_android_key,
     verify_key_signature,
 };
 use avow_testgen::android_key::{
@@ -58,7 +58,7 @@ fn bench_chain(c: &mut Criterion, name: &str, root_key_type: RootKeyType) {
         certificate_chain: &chain.certificates,
         expected_nonce: &NONCE,
         package_name: PACKAGE,
-        signing_certificates: SigningCertificates::AnyOf(&digests),
+        signing_certificates: CertificateDigests::Registered(&digests),
         revocation: Revocation::StatusList(&list),
     };
     let now = UnixTime::since_unix_epoch(Duration::from_secs(VERIFY_TIME_SECS));

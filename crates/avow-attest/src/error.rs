@@ -424,4 +424,19 @@ impl Error {
             },
         }
     }
+
+    /// Returns the [`Error::MalformedPayload`] for JSON that serde could not decode. The detail
+    /// names the error category and position only, because serde's message can quote payload
+    /// content (such as the nonce) and the error reaches logs.
+    pub(crate) fn malformed_json(what: &'static str, error: &serde_json::Error) -> Self {
+        Self::MalformedPayload {
+            what,
+            detail: format!(
+                "{:?} error at line {} column {}",
+                error.classify(),
+                error.line(),
+                error.column()
+            ),
+        }
+    }
 }

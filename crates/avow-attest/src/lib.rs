@@ -24,28 +24,23 @@ mod cbor;
 pub mod device_key;
 pub mod encoding;
 mod error;
+mod expected;
 pub mod huawei_safety_detect;
 mod jws;
 pub mod play_integrity;
+mod report;
 mod roots;
 pub mod safetynet;
 pub mod verdict;
 mod x509;
 
 pub use error::Error;
+pub use expected::{
+    CertificateDigests, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_FUTURE_SKEW_SECS, Freshness,
+};
+pub use report::{CheckOutcome, CheckReport};
 pub use roots::Roots;
 pub use rustls_pki_types::UnixTime;
-
-/// The outcome of one check in a step-by-step report.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CheckOutcome {
-    /// The check failed with this error.
-    Failed(Error),
-    /// The check passed.
-    Passed,
-    /// The check could not run because the evidence could not be decoded.
-    Skipped,
-}
 
 /// Returns the SHA-256 digest of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

@@ -25,6 +25,25 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Self] = &[
+        Self::AndroidKeyAttestation,
+        Self::AppAttest,
+        Self::AppleDeviceCheck,
+        Self::AvowDeviceKey,
+        Self::HuaweiSafetyDetect,
+        Self::PlayIntegrity,
+        Self::SafetyNet,
+    ];
+
+    /// Parses the name [`Provider::as_str`] returns.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.as_str() == name)
+    }
+
     /// Returns the snake_case name used in APIs, claims and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,6 +70,17 @@ pub enum AppIntegrity {
 }
 
 impl AppIntegrity {
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Self] = &[Self::Unevaluated, Self::Unrecognized, Self::Recognized];
+
+    /// Parses the name [`AppIntegrity::as_str`] returns.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.as_str() == name)
+    }
+
     /// Returns the snake_case name used in APIs, claims and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,6 +106,17 @@ pub enum DeviceIntegrity {
 }
 
 impl DeviceIntegrity {
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Self] = &[Self::None, Self::Basic, Self::Device, Self::Strong];
+
+    /// Parses the name [`DeviceIntegrity::as_str`] returns.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.as_str() == name)
+    }
+
     /// Returns the snake_case name used in APIs, claims and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -115,6 +156,29 @@ pub enum RiskFlag {
 }
 
 impl RiskFlag {
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Self] = &[
+        Self::AppAccessRisk,
+        Self::BootloaderUnlocked,
+        Self::Debuggable,
+        Self::HighDeviceActivity,
+        Self::HookingDetected,
+        Self::PlayProtectRisk,
+        Self::Rooted,
+        Self::TestingResponse,
+        Self::UnknownInstaller,
+        Self::Unlicensed,
+        Self::Virtual,
+    ];
+
+    /// Parses the name [`RiskFlag::as_str`] returns.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.as_str() == name)
+    }
+
     /// Returns the snake_case name used in APIs, claims and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -146,6 +210,17 @@ pub enum TrustLevel {
 }
 
 impl TrustLevel {
+    /// Every variant, in declaration order.
+    pub const ALL: &'static [Self] = &[Self::Software, Self::Platform, Self::Hardware];
+
+    /// Parses the name [`TrustLevel::as_str`] returns.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.as_str() == name)
+    }
+
     /// Returns the snake_case name used in APIs, claims and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -302,6 +377,26 @@ mod tests {
         assert_eq!(combined.app_integrity, AppIntegrity::Unrecognized);
         assert_eq!(combined.device_integrity, DeviceIntegrity::None);
         assert_eq!(combined.trust, TrustLevel::Platform);
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for provider in Provider::ALL {
+            assert_eq!(Provider::parse(provider.as_str()), Some(*provider));
+        }
+        for flag in RiskFlag::ALL {
+            assert_eq!(RiskFlag::parse(flag.as_str()), Some(*flag));
+        }
+        for level in DeviceIntegrity::ALL {
+            assert_eq!(DeviceIntegrity::parse(level.as_str()), Some(*level));
+        }
+        for level in AppIntegrity::ALL {
+            assert_eq!(AppIntegrity::parse(level.as_str()), Some(*level));
+        }
+        for level in TrustLevel::ALL {
+            assert_eq!(TrustLevel::parse(level.as_str()), Some(*level));
+        }
+        assert_eq!(Provider::parse("unknown"), None);
     }
 
     #[test]

@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use avow_attest::android_key::{
-    AndroidKeyCheck, AndroidKeyInput, CheckOutcome, Revocation, Roots, SecurityLevel,
-    SigningCertificates, StatusList, VerifiedAndroidKey, VerifiedBootState, verify_android_key,
+    AndroidKeyCheck, AndroidKeyInput, CertificateDigests, CheckOutcome, Revocation, Roots,
+    SecurityLevel, StatusList, VerifiedAndroidKey, VerifiedBootState, verify_android_key,
     verify_android_key_report, verify_key_signature,
 };
 use avow_attest::verdict::{AppIntegrity, DeviceIntegrity, Provider, RiskFlag, TrustLevel};
@@ -101,7 +101,7 @@ impl Generated {
             certificate_chain: &self.chain.certificates,
             expected_nonce: &self.nonce,
             package_name: &self.package,
-            signing_certificates: SigningCertificates::AnyOf(&self.digests),
+            signing_certificates: CertificateDigests::Registered(&self.digests),
             revocation,
         }
     }
@@ -533,7 +533,7 @@ fn self_signed_boot_is_basic_and_flagged() {
 fn unchecked_digests_leave_app_unevaluated() {
     let generated = Generated::mutated(AndroidKeyMutation::SignatureDigest([0x22; 32]));
     let input = AndroidKeyInput {
-        signing_certificates: SigningCertificates::NotChecked,
+        signing_certificates: CertificateDigests::NotCompared,
         ..generated.input(Revocation::NotChecked)
     };
     let report = verify_android_key_report(&input, &generated.roots, generated.time);
@@ -710,7 +710,7 @@ impl RealChain {
             certificate_chain: certificates,
             expected_nonce: nonce,
             package_name: package,
-            signing_certificates: SigningCertificates::AnyOf(&digests),
+            signing_certificates: CertificateDigests::Registered(&digests),
             revocation: Revocation::NotChecked,
         };
         verify_android_key(&input, &Roots::google_hardware_attestation(), time)
@@ -839,7 +839,7 @@ fn real_chains_rejected_when_one_input_changes() {
             certificate_chain: &chain.certificates,
             expected_nonce: &chain.nonce,
             package_name: &chain.package,
-            signing_certificates: SigningCertificates::AnyOf(&digests),
+            signing_certificates: CertificateDigests::Registered(&digests),
             revocation: Revocation::NotChecked,
         };
         assert_eq!(

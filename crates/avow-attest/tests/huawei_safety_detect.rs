@@ -6,38 +6,28 @@
 //! `AVOW_VECTORS_DIR`, falling back to `../shared/vectors` next to the repository, and print
 //! that they were skipped when neither exists.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::LazyLock;
-use std::time::Duration;
 
+use avow_attest::Error;
 use avow_attest::huawei_safety_detect::{
-    CertificateDigests, CheckOutcome, Freshness, Roots, SysIntegrityCheck, SysIntegrityInput,
+    CertificateDigests, Freshness, Roots, SysIntegrityCheck, SysIntegrityInput,
     SysIntegrityPayload, SysIntegrityReport, VerifiedSysIntegrity, verify_sys_integrity,
     verify_sys_integrity_report,
 };
 use avow_attest::verdict::{AppIntegrity, DeviceIntegrity, Provider, RiskFlag, TrustLevel};
-use avow_attest::{Error, UnixTime};
 use avow_testgen::{
     LeafName, Padding, ResultMutation, SysIntegrityAlgorithm, SysIntegrityGenerator,
     SysIntegritySpec,
 };
+use common::{VERIFICATION_SECS, utc_date, verification_time};
 
 // === the documentation sample ===
 
 fn vectors_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("AVOW_VECTORS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
-    };
-    if dir.join("huawei").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: Huawei vectors not found at {} (set AVOW_VECTORS_DIR to the vectors folder)",
-            dir.display()
-        );
-        None
-    }
+    common::vectors_dir("huawei", "Huawei")
 }
 
 fn sample_payload(dir: &std::path::Path) -> SysIntegrityPayload {
@@ -78,18 +68,11 @@ const PACKAGE: &str = "com.example.bank";
 const NONCE: [u8; 24] = [0x24; 24];
 const SIGNING_DIGEST: [u8; 32] = [0x3d; 32];
 
-/// 2025-06-01T00:00:00Z, inside the generated leaf's validity (2024-01-01 to 2049-12-31).
-const VERIFICATION_SECS: u64 = 1_748_736_000;
-
 /// One test PKI per leaf form, because RSA key generation is slow in debug builds.
 static COMMON_NAME_ONLY: LazyLock<SysIntegrityGenerator> =
     LazyLock::new(|| SysIntegrityGenerator::new(LeafName::CommonNameOnly));
 static WITH_ALT_NAME: LazyLock<SysIntegrityGenerator> =
     LazyLock::new(|| SysIntegrityGenerator::new(LeafName::SubjectAltName));
-
-fn verification_time() -> UnixTime {
-    UnixTime::since_unix_epoch(Duration::from_secs(VERIFICATION_SECS))
-}
 
 /// Returns a valid specification of a result produced 30 seconds before verification.
 fn spec() -> SysIntegritySpec {
@@ -102,9 +85,7 @@ fn spec() -> SysIntegritySpec {
 }
 
 fn roots_of(generator: &SysIntegrityGenerator) -> Roots {
-    let mut roots = Roots::empty();
-    roots.add_der(generator.signer().root_der()).unwrap();
-    roots
+    common::roots_of(generator.signer())
 }
 
 fn input(jws: &str) -> SysIntegrityInput<'_> {
@@ -132,16 +113,7 @@ fn verify(spec: &SysIntegritySpec) -> Result<VerifiedSysIntegrity, Error> {
 
 /// Asserts that `check` failed with `error` and every other check passed.
 fn assert_only_failure(report: &SysIntegrityReport, check: SysIntegrityCheck, error: &Error) {
-    let checks: Vec<SysIntegrityCheck> =
-        report.outcomes().iter().map(|(check, _)| *check).collect();
-    assert_eq!(checks, SysIntegrityCheck::ALL);
-    for (each, outcome) in report.outcomes() {
-        if *each == check {
-            assert_eq!(*outcome, CheckOutcome::Failed(error.clone()), "{each:?}");
-        } else {
-            assert_eq!(*outcome, CheckOutcome::Passed, "{each:?}");
-        }
-    }
+    common::assert_only_failure(report, &SysIntegrityCheck::ALL, check, error);
 }
 
 #[test]
@@ -343,11 +315,4 @@ fn expired_leaf_fails_chain_check() {
             not_after: 1_735_689_600,
         }
     );
-}
-
-fn utc_date(year: i32, month: u8, day: u8) -> time::OffsetDateTime {
-    time::Date::from_calendar_date(year, time::Month::try_from(month).unwrap(), day)
-        .unwrap()
-        .midnight()
-        .assume_utc()
 }

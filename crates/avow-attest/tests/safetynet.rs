@@ -5,6 +5,8 @@
 //! back to `../shared/vectors` next to the repository, and print that they were skipped when
 //! neither exists.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -19,24 +21,13 @@ use avow_attest::{Error, UnixTime, sha256};
 use avow_testgen::{ResultMutation, SafetyNetGenerator, SafetyNetSpec};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{VERIFICATION_SECS, utc_date, verification_time};
 use serde_json::Value;
 
 // === real vectors ===
 
 fn vectors_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("AVOW_VECTORS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
-    };
-    if dir.join("safetynet").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: SafetyNet vectors not found at {} (set AVOW_VECTORS_DIR to the vectors folder)",
-            dir.display()
-        );
-        None
-    }
+    common::vectors_dir("safetynet", "SafetyNet")
 }
 
 fn at(rfc3339: &str) -> UnixTime {
@@ -396,15 +387,8 @@ const PACKAGE: &str = "com.example.bank";
 const NONCE: [u8; 32] = [0x42; 32];
 const SIGNING_DIGEST: [u8; 32] = [0x5c; 32];
 
-/// 2025-06-01T00:00:00Z, inside the generated leaf's validity (2024-01-01 to 2049-12-31).
-const VERIFICATION_SECS: u64 = 1_748_736_000;
-
 /// One test PKI for all tests here, because RSA key generation is slow in debug builds.
 static GENERATOR: LazyLock<SafetyNetGenerator> = LazyLock::new(SafetyNetGenerator::new);
-
-fn verification_time() -> UnixTime {
-    UnixTime::since_unix_epoch(Duration::from_secs(VERIFICATION_SECS))
-}
 
 /// Returns a valid specification of a result produced 30 seconds before verification.
 fn spec() -> SafetyNetSpec {
@@ -417,9 +401,7 @@ fn spec() -> SafetyNetSpec {
 }
 
 fn roots_of(generator: &SafetyNetGenerator) -> Roots {
-    let mut roots = Roots::empty();
-    roots.add_der(generator.signer().root_der()).unwrap();
-    roots
+    common::roots_of(generator.signer())
 }
 
 fn input(jws: &str) -> SafetyNetInput<'_> {
@@ -443,15 +425,7 @@ fn verify(spec: &SafetyNetSpec) -> Result<VerifiedSafetyNet, Error> {
 
 /// Asserts that `check` failed with `error` and every other check passed.
 fn assert_only_failure(report: &SafetyNetReport, check: SafetyNetCheck, error: &Error) {
-    let checks: Vec<SafetyNetCheck> = report.outcomes().iter().map(|(check, _)| *check).collect();
-    assert_eq!(checks, SafetyNetCheck::ALL);
-    for (each, outcome) in report.outcomes() {
-        if *each == check {
-            assert_eq!(*outcome, CheckOutcome::Failed(error.clone()), "{each:?}");
-        } else {
-            assert_eq!(*outcome, CheckOutcome::Passed, "{each:?}");
-        }
-    }
+    common::assert_only_failure(report, &SafetyNetCheck::ALL, check, error);
 }
 
 #[test]
@@ -756,11 +730,4 @@ fn oversized_and_one_dot_results_malformed() {
     )
     .unwrap_err();
     assert_eq!(error.reason(), "input_too_large");
-}
-
-fn utc_date(year: i32, month: u8, day: u8) -> time::OffsetDateTime {
-    time::Date::from_calendar_date(year, time::Month::try_from(month).unwrap(), day)
-        .unwrap()
-        .midnight()
-        .assume_utc()
 }

@@ -12,10 +12,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use avow_attest::app_attest::{
-    self, AppId, AssertionInput, AttestationInput, CheckOutcome, Environment, Roots,
+    self, AppId, AssertionCheck, AssertionInput, AttestationCheck, AttestationInput, Environment,
 };
 use avow_attest::encoding::decode_base64_any;
-use avow_attest::{Error, UnixTime, sha256};
+use avow_attest::verdict::{AppIntegrity, DeviceIntegrity, Verdict};
+use avow_attest::{
+    CheckOutcome, CheckReport, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_FUTURE_SKEW_SECS, Error,
+    Freshness, Roots, UnixTime, sha256,
+};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -54,6 +58,26 @@ pub(crate) struct ClientDataHashArgs {
     /// The exact client data hash bytes the app passed to App Attest, in hex.
     #[arg(long)]
     client_data_hash: Option<String>,
+}
+
+/// The freshness window of a vendor timestamp, shared by the commands whose evidence has one.
+#[derive(Debug, Args)]
+pub(crate) struct FreshnessArgs {
+    /// Maximum age of the evidence at the verification time, seconds.
+    #[arg(long, default_value_t = DEFAULT_MAX_AGE_SECS)]
+    max_age_secs: u64,
+    /// Allowed clock skew for evidence from the future, seconds.
+    #[arg(long, default_value_t = DEFAULT_MAX_FUTURE_SKEW_SECS)]
+    max_future_skew_secs: u64,
+}
+
+impl FreshnessArgs {
+    fn freshness(&self) -> Freshness {
+        Freshness {
+            max_age_secs: self.max_age_secs,
+            max_future_skew_secs: self.max_future_skew_secs,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -125,25 +149,13 @@ pub(crate) fn run(command: VerifyCommand) -> ExitCode {
 
 fn verify_attestation(args: &AppAttestArgs) -> Result<ExitCode, String> {
     let object = read_evidence(&args.attestation)?;
-    let key_id =
-        decode_base64_any(&args.key_id).map_err(|_| "--key-id is not base64".to_owned())?;
+    let key_id = decode_base64_option(&args.key_id, "--key-id")?;
     let client_data_hash = client_data_hash(&args.client_data)?;
     let app_id = parse_app_id(&args.app_id)?;
     let environment = Environment::parse(&args.environment)
         .ok_or_else(|| "--environment must be production or development".to_owned())?;
     let time = parse_time(&args.at)?;
-    let roots = match &args.root {
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-            let mut roots = Roots::empty();
-            roots
-                .add_pem(&pem)
-                .map_err(|error| format!("{}: {error}", path.display()))?;
-            roots
-        }
-        None => Roots::apple(),
-    };
+    let roots = roots_or(args.root.as_deref(), Roots::apple)?;
 
     let input = AttestationInput {
         attestation_object: &object,
@@ -153,24 +165,23 @@ fn verify_attestation(args: &AppAttestArgs) -> Result<ExitCode, String> {
         environment,
     };
     let report = app_attest::verify_attestation_report(&input, &roots, unix(time));
-    let checks: Vec<_> = report
-        .outcomes()
-        .iter()
-        .map(|(check, outcome)| (check.name(), check.description(), outcome))
-        .collect();
-    let failure = report.first_failure().map(|(_, error)| error.clone());
-    let summary = match report.clone().into_result() {
-        Ok(verified) => Some(json!({
+    let summary = |verified: &app_attest::VerifiedAttestation| {
+        json!({
             "key_id": base64_standard(verified.key_id()),
             "environment": verified.environment().as_str(),
             "public_key_hex": hex::encode(verified.public_key()),
             "receipt_bytes": verified.receipt().len(),
             "bundle_version": verified.extensions().and_then(|e| e.bundle_version.clone()),
             "certificate_not_after": verified.certificate_not_after(),
-        })),
-        Err(_) => None,
+        })
     };
-    Ok(print_report(&checks, failure.as_ref(), summary, args.json))
+    Ok(print_check_report(
+        &report,
+        AttestationCheck::name,
+        AttestationCheck::description,
+        summary,
+        args.json,
+    ))
 }
 
 fn verify_assertion(args: &AssertionArgs) -> Result<ExitCode, String> {
@@ -186,18 +197,36 @@ fn verify_assertion(args: &AssertionArgs) -> Result<ExitCode, String> {
         stored_counter: args.stored_counter,
     };
     let report = app_attest::verify_assertion_report(&input);
+    Ok(print_check_report(
+        &report,
+        AssertionCheck::name,
+        AssertionCheck::description,
+        |verified| json!({ "counter": verified.counter() }),
+        args.json,
+    ))
+}
+
+/// Prints a verifier's report check by check, with `summary` of the verified result when
+/// every check passed, and returns the exit status.
+fn print_check_report<C: Copy, V: Clone>(
+    report: &CheckReport<C, V>,
+    name: fn(C) -> &'static str,
+    description: fn(C) -> &'static str,
+    summary: impl FnOnce(&V) -> serde_json::Value,
+    as_json: bool,
+) -> ExitCode {
     let checks: Vec<_> = report
         .outcomes()
         .iter()
-        .map(|(check, outcome)| (check.name(), check.description(), outcome))
+        .map(|(check, outcome)| (name(*check), description(*check), outcome))
         .collect();
     let failure = report.first_failure().map(|(_, error)| error.clone());
     let summary = report
         .clone()
         .into_result()
         .ok()
-        .map(|verified| json!({ "counter": verified.counter() }));
-    Ok(print_report(&checks, failure.as_ref(), summary, args.json))
+        .map(|verified| summary(&verified));
+    print_report(&checks, failure.as_ref(), summary, as_json)
 }
 
 fn print_report(
@@ -267,8 +296,7 @@ fn print_report(
 
 /// Reads evidence from a file holding raw CBOR or base64 text.
 fn read_evidence(path: &Path) -> Result<Vec<u8>, String> {
-    let bytes =
-        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let bytes = read_file(path)?;
     if let Some(decoded) = std::str::from_utf8(&bytes)
         .ok()
         .and_then(|text| decode_base64_any(text).ok())
@@ -278,11 +306,77 @@ fn read_evidence(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+}
+
+/// Reads the PEM roots at `path`, or returns `default_roots()` when no path is given.
+fn roots_or(path: Option<&Path>, default_roots: fn() -> Roots) -> Result<Roots, String> {
+    let Some(path) = path else {
+        return Ok(default_roots());
+    };
+    let pem = read_file(path)?;
+    let mut roots = Roots::empty();
+    roots
+        .add_pem(&pem)
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    Ok(roots)
+}
+
+/// Decodes the value of `option`, base64 in any variant.
+fn decode_base64_option(value: &str, option: &str) -> Result<Vec<u8>, String> {
+    decode_base64_any(value).map_err(|_| format!("{option} is not base64"))
+}
+
+/// Decodes the repeated values of `option`, each a base64 SHA-256 digest in any variant.
+fn parse_digests(values: &[String], option: &str) -> Result<Vec<[u8; 32]>, String> {
+    values
+        .iter()
+        .map(|digest| {
+            decode_base64_any(digest)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .ok_or_else(|| format!("{option} {digest:?} is not a base64 SHA-256 digest"))
+        })
+        .collect()
+}
+
+/// Returns the common verdict as JSON: app integrity, device integrity and risk flags.
+fn verdict_summary(verdict: &Verdict) -> serde_json::Value {
+    let flags: Vec<&str> = verdict
+        .risk_flags
+        .iter()
+        .map(|flag| flag.as_str())
+        .collect();
+    json!({
+        "app_integrity": app_integrity_name(verdict.app_integrity),
+        "device_integrity": device_integrity_name(verdict.device_integrity),
+        "risk_flags": flags,
+    })
+}
+
+fn app_integrity_name(app_integrity: AppIntegrity) -> &'static str {
+    match app_integrity {
+        AppIntegrity::Unevaluated => "unevaluated",
+        AppIntegrity::Unrecognized => "unrecognized",
+        AppIntegrity::Recognized => "recognized",
+    }
+}
+
+fn device_integrity_name(device_integrity: DeviceIntegrity) -> &'static str {
+    match device_integrity {
+        DeviceIntegrity::None => "none",
+        DeviceIntegrity::Basic => "basic",
+        DeviceIntegrity::Device => "device",
+        DeviceIntegrity::Strong => "strong",
+    }
+}
+
 fn client_data_hash(args: &ClientDataHashArgs) -> Result<Vec<u8>, String> {
     match (&args.challenge, &args.client_data_hash) {
-        (Some(challenge), None) => decode_base64_any(challenge)
-            .map(|bytes| sha256(&bytes).to_vec())
-            .map_err(|_| "--challenge is not base64".to_owned()),
+        (Some(challenge), None) => {
+            decode_base64_option(challenge, "--challenge").map(|bytes| sha256(&bytes).to_vec())
+        }
         (None, Some(hash)) => {
             hex::decode(hash.trim()).map_err(|_| "--client-data-hash is not hex".to_owned())
         }

@@ -50,7 +50,7 @@ pub use verify::{
     verify_android_key_report,
 };
 
-pub use crate::{CheckOutcome, Roots};
+pub use crate::{CertificateDigests, CheckOutcome, CheckReport, Roots};
 
 /// Google's current RSA hardware attestation root (provenance in `roots/README.md`).
 pub(crate) const GOOGLE_HARDWARE_ATTESTATION_ROOT_RSA_PEM: &[u8] =
@@ -75,21 +75,14 @@ pub struct AndroidKeyInput<'a> {
     pub expected_nonce: &'a [u8],
     /// The app's package name.
     pub package_name: &'a str,
-    /// The accepted signing certificates of the app.
-    pub signing_certificates: SigningCertificates<'a>,
+    /// The app's registered signing certificate digests. One of the digests in
+    /// `attestationApplicationId` must be registered, so an empty registered list accepts no
+    /// app. With [`CertificateDigests::NotCompared`], [`AndroidKeyCheck::SigningCertificate`]
+    /// reports [`CheckOutcome::Skipped`] and the verdict reports
+    /// [`AppIntegrity::Unevaluated`](crate::verdict::AppIntegrity::Unevaluated).
+    pub signing_certificates: CertificateDigests<'a>,
     /// The revocation source for the chain's serial numbers.
     pub revocation: Revocation<'a>,
-}
-
-/// The signing certificates accepted for the app.
-#[derive(Clone, Copy, Debug)]
-pub enum SigningCertificates<'a> {
-    /// One of the app's signing certificate digests must be one of these SHA-256 digests of
-    /// DER certificates. An empty list accepts no app.
-    AnyOf(&'a [[u8; 32]]),
-    /// The digests are not compared, so the verdict reports
-    /// [`AppIntegrity::Unevaluated`](crate::verdict::AppIntegrity::Unevaluated).
-    NotChecked,
 }
 
 /// The source of revocation information.

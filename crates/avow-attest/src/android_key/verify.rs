@@ -6,12 +6,10 @@ use x509_parser::oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY};
 
 use super::key_description::{self, KeyDescription};
 use super::status_list::serial_hex;
-use super::{
-    AndroidKeyInput, CheckOutcome, MAX_CERTIFICATE_LEN, Revocation, Roots, SigningCertificates,
-};
-use crate::Error;
+use super::{AndroidKeyInput, CheckOutcome, MAX_CERTIFICATE_LEN, Revocation, Roots};
 use crate::verdict::{AppIntegrity, DeviceIntegrity, Provider, RiskFlag, TrustLevel, Verdict};
 use crate::x509::{ECDSA_AND_RSA_ALGORITHMS, MAX_CHAIN_LEN};
+use crate::{CertificateDigests, CheckReport, Error};
 
 /// The content octets of OID 1.3.6.1.4.1.11129.2.1.17 (11129 is 0xD6 0x79 in base 128).
 const KEY_ATTESTATION_OID_CONTENT: [u8; 10] =
@@ -21,7 +19,7 @@ const KEY_ATTESTATION_OID_CONTENT: [u8; 10] =
 ///
 /// [`Revocation`](Self::Revocation) and [`SigningCertificate`](Self::SigningCertificate) report
 /// [`CheckOutcome::Skipped`] when the caller chose not to check them
-/// ([`Revocation::NotChecked`], [`SigningCertificates::NotChecked`]). The checks that read the
+/// ([`Revocation::NotChecked`], [`CertificateDigests::NotCompared`]). The checks that read the
 /// extension report `Skipped` when it cannot be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AndroidKeyCheck {
@@ -86,38 +84,7 @@ impl AndroidKeyCheck {
 }
 
 /// The outcome of every check of one chain.
-#[derive(Clone, Debug)]
-pub struct AndroidKeyReport {
-    outcomes: Vec<(AndroidKeyCheck, CheckOutcome)>,
-    verified: Option<VerifiedAndroidKey>,
-}
-
-impl AndroidKeyReport {
-    /// Returns each check with its outcome, in the order the checks run.
-    pub fn outcomes(&self) -> &[(AndroidKeyCheck, CheckOutcome)] {
-        &self.outcomes
-    }
-
-    /// Returns the first failed check and its error.
-    pub fn first_failure(&self) -> Option<(AndroidKeyCheck, &Error)> {
-        self.outcomes
-            .iter()
-            .find_map(|(check, outcome)| match outcome {
-                CheckOutcome::Failed(error) => Some((*check, error)),
-                _ => None,
-            })
-    }
-
-    /// Returns the verified key, or the error of the first failed check.
-    pub fn into_result(self) -> Result<VerifiedAndroidKey, Error> {
-        if let Some((_, error)) = self.first_failure() {
-            return Err(error.clone());
-        }
-        self.verified.ok_or(Error::MissingField {
-            what: "certificate chain",
-        })
-    }
-}
+pub type AndroidKeyReport = CheckReport<AndroidKeyCheck, VerifiedAndroidKey>;
 
 /// An attested key whose chain passed every check. Only this crate constructs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,67 +192,58 @@ pub fn verify_android_key_report(
     let chain = match decode_chain(input.certificate_chain) {
         Ok(chain) => chain,
         Err(error) => {
-            let mut outcomes = vec![(AndroidKeyCheck::Structure, CheckOutcome::Failed(error))];
-            outcomes.extend(
-                AndroidKeyCheck::ALL[1..]
-                    .iter()
-                    .map(|check| (*check, CheckOutcome::Skipped)),
+            return AndroidKeyReport::undecodable(
+                &AndroidKeyCheck::ALL,
+                error,
+                "certificate chain",
             );
-            return AndroidKeyReport {
-                outcomes,
-                verified: None,
-            };
         }
     };
 
     let mut outcomes = Vec::with_capacity(AndroidKeyCheck::ALL.len());
     let mut record = |check, outcome: CheckOutcome| outcomes.push((check, outcome));
-    let passed_or = |result: Result<(), Error>| match result {
-        Ok(()) => CheckOutcome::Passed,
-        Err(error) => CheckOutcome::Failed(error),
-    };
 
     record(AndroidKeyCheck::Structure, CheckOutcome::Passed);
     record(
         AndroidKeyCheck::CertificateChain,
-        passed_or(check_chain(input.certificate_chain, roots, now)),
+        CheckOutcome::from(check_chain(input.certificate_chain, roots, now)),
     );
     record(
         AndroidKeyCheck::Revocation,
         match input.revocation {
             Revocation::NotChecked => CheckOutcome::Skipped,
-            Revocation::StatusList(list) => passed_or(check_revocation(&chain, list)),
+            Revocation::StatusList(list) => CheckOutcome::from(check_revocation(&chain, list)),
         },
     );
     record(
         AndroidKeyCheck::ExtensionPlacement,
-        passed_or(check_extension_placement(&chain)),
+        CheckOutcome::from(check_extension_placement(&chain)),
     );
 
     let description = chain.leaf_extension.clone();
     record(
         AndroidKeyCheck::AttestationExtension,
-        passed_or(description.as_ref().map(|_| ()).map_err(Clone::clone)),
+        CheckOutcome::from(description.as_ref().map(|_| ()).map_err(Clone::clone)),
     );
     let app_integrity = match &description {
         Ok(description) => {
             record(
                 AndroidKeyCheck::Challenge,
-                passed_or(check_challenge(description, input.expected_nonce)),
+                CheckOutcome::from(check_challenge(description, input.expected_nonce)),
             );
             record(
                 AndroidKeyCheck::PackageName,
-                passed_or(check_package_name(description, input.package_name)),
+                CheckOutcome::from(check_package_name(description, input.package_name)),
             );
             match input.signing_certificates {
-                SigningCertificates::AnyOf(digests) => {
+                CertificateDigests::Registered(digests) => {
                     record(
                         AndroidKeyCheck::SigningCertificate,
-                        passed_or(check_signing_certificate(description, digests)),
+                        CheckOutcome::from(check_signing_certificate(description, digests)),
                     );
                     AppIntegrity::Recognized
                 }
-                SigningCertificates::NotChecked => {
+                CertificateDigests::NotCompared => {
                     record(AndroidKeyCheck::SigningCertificate, CheckOutcome::Skipped);
                     AppIntegrity::Unevaluated
                 }
@@ -316,7 +274,7 @@ pub fn verify_android_key_report(
         }),
         _ => None,
     };
-    AndroidKeyReport { outcomes, verified }
+    AndroidKeyReport::new(outcomes, verified, "certificate chain")
 }
 
 /// The facts the checks need from the decoded certificates.

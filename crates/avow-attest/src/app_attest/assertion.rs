@@ -4,7 +4,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 
 use super::auth_data::{self, AssertionAuthData};
 use super::{AppId, CheckOutcome, MAX_ASSERTION_LEN};
-use crate::{Error, cbor, sha256};
+use crate::{CheckReport, Error, cbor, sha256};
 
 /// The inputs for verifying one assertion: the evidence, the stored key and counter.
 #[derive(Clone, Copy, Debug)]
@@ -63,37 +63,7 @@ impl AssertionCheck {
 }
 
 /// The outcome of every check of one assertion.
-#[derive(Clone, Debug)]
-pub struct AssertionReport {
-    outcomes: Vec<(AssertionCheck, CheckOutcome)>,
-    verified: Option<VerifiedAssertion>,
-}
-
-impl AssertionReport {
-    /// Returns each check with its outcome, in the order the checks run.
-    pub fn outcomes(&self) -> &[(AssertionCheck, CheckOutcome)] {
-        &self.outcomes
-    }
-
-    /// Returns the first failed check and its error.
-    pub fn first_failure(&self) -> Option<(AssertionCheck, &Error)> {
-        self.outcomes
-            .iter()
-            .find_map(|(check, outcome)| match outcome {
-                CheckOutcome::Failed(error) => Some((*check, error)),
-                _ => None,
-            })
-    }
-
-    /// Returns the verified assertion, or the error of the first failed check.
-    pub fn into_result(self) -> Result<VerifiedAssertion, Error> {
-        if let Some((_, error)) = self.first_failure() {
-            return Err(error.clone());
-        }
-        self.verified
-            .ok_or(Error::MissingField { what: "assertion" })
-    }
-}
+pub type AssertionReport = CheckReport<AssertionCheck, VerifiedAssertion>;
 
 /// An assertion that passed every check. Only this crate constructs it.
 ///
@@ -125,16 +95,7 @@ pub fn verify_assertion_report(input: &AssertionInput<'_>) -> AssertionReport {
     let (signature, auth_data_bytes, auth_data) = match decode(input.assertion) {
         Ok(decoded) => decoded,
         Err(error) => {
-            let mut outcomes = vec![(AssertionCheck::Structure, CheckOutcome::Failed(error))];
-            outcomes.extend(
-                AssertionCheck::ALL[1..]
-                    .iter()
-                    .map(|check| (*check, CheckOutcome::Skipped)),
-            );
-            return AssertionReport {
-                outcomes,
-                verified: None,
-            };
+            return AssertionReport::undecodable(&AssertionCheck::ALL, error, "assertion");
         }
     };
 
@@ -171,21 +132,13 @@ pub fn verify_assertion_report(input: &AssertionInput<'_>) -> AssertionReport {
         (AssertionCheck::Counter, counter_result),
     ]
     .into_iter()
-    .map(|(check, result)| {
-        let outcome = match result {
-            Ok(()) => CheckOutcome::Passed,
-            Err(error) => CheckOutcome::Failed(error),
-        };
-        (check, outcome)
-    })
+    .map(|(check, result)| (check, CheckOutcome::from(result)))
     .collect();
     let all_passed = outcomes
         .iter()
         .all(|(_, outcome)| *outcome == CheckOutcome::Passed);
-    AssertionReport {
-        outcomes,
-        verified: all_passed.then_some(VerifiedAssertion { counter }),
-    }
+    let verified = all_passed.then_some(VerifiedAssertion { counter });
+    AssertionReport::new(outcomes, verified, "assertion")
 }
 
 fn decode(assertion: &[u8]) -> Result<(Vec<u8>, Vec<u8>, AssertionAuthData), Error> {

@@ -7,7 +7,7 @@ use x509_parser::oid_registry::Oid;
 
 use super::auth_data::{self, AttestationAuthData, Extensions};
 use super::{AppId, CheckOutcome, Environment, MAX_ATTESTATION_LEN, Roots};
-use crate::{Error, cbor, sha256};
+use crate::{CheckReport, Error, cbor, sha256};
 
 /// The `fmt` value of App Attest attestation objects.
 const FORMAT: &str = "apple-appattest";
@@ -104,38 +104,7 @@ impl AttestationCheck {
 }
 
 /// The outcome of every check of one attestation.
-#[derive(Clone, Debug)]
-pub struct AttestationReport {
-    outcomes: Vec<(AttestationCheck, CheckOutcome)>,
-    verified: Option<VerifiedAttestation>,
-}
-
-impl AttestationReport {
-    /// Returns each check with its outcome, in the order the checks run.
-    pub fn outcomes(&self) -> &[(AttestationCheck, CheckOutcome)] {
-        &self.outcomes
-    }
-
-    /// Returns the first failed check and its error.
-    pub fn first_failure(&self) -> Option<(AttestationCheck, &Error)> {
-        self.outcomes
-            .iter()
-            .find_map(|(check, outcome)| match outcome {
-                CheckOutcome::Failed(error) => Some((*check, error)),
-                _ => None,
-            })
-    }
-
-    /// Returns the verified attestation, or the error of the first failed check.
-    pub fn into_result(self) -> Result<VerifiedAttestation, Error> {
-        if let Some((_, error)) = self.first_failure() {
-            return Err(error.clone());
-        }
-        self.verified.ok_or(Error::MissingField {
-            what: "attestation object",
-        })
-    }
-}
+pub type AttestationReport = CheckReport<AttestationCheck, VerifiedAttestation>;
 
 /// An attestation that passed every check. Only this crate constructs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,16 +174,11 @@ pub fn verify_attestation_report(
     let decoded = match decode(input.attestation_object) {
         Ok(decoded) => decoded,
         Err(error) => {
-            let mut outcomes = vec![(AttestationCheck::Structure, CheckOutcome::Failed(error))];
-            outcomes.extend(
-                AttestationCheck::ALL[1..]
-                    .iter()
-                    .map(|check| (*check, CheckOutcome::Skipped)),
+            return AttestationReport::undecodable(
+                &AttestationCheck::ALL,
+                error,
+                "attestation object",
             );
-            return AttestationReport {
-                outcomes,
-                verified: None,
-            };
         }
     };
 
@@ -226,11 +190,7 @@ pub fn verify_attestation_report(
 
     let mut outcomes = Vec::with_capacity(AttestationCheck::ALL.len());
     let mut record = |check, result: Result<(), Error>| {
-        let outcome = match result {
-            Ok(()) => CheckOutcome::Passed,
-            Err(error) => CheckOutcome::Failed(error),
-        };
-        outcomes.push((check, outcome));
+        outcomes.push((check, CheckOutcome::from(result)));
     };
 
     record(AttestationCheck::Structure, Ok(()));
@@ -311,7 +271,7 @@ pub fn verify_attestation_report(
         }),
         _ => None,
     };
-    AttestationReport { outcomes, verified }
+    AttestationReport::new(outcomes, verified, "attestation object")
 }
 
 /// The parts of an attestation object, decoded but not yet verified.

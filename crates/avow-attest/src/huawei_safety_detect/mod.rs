@@ -30,13 +30,13 @@ use rustls_pki_types::UnixTime;
 
 use crate::Error;
 use crate::jws::JwsAlgorithm;
-use crate::safetynet::Response;
-use crate::safetynet::procedure::{self, Expected, HostName, Padding, Procedure, Step};
-pub use crate::safetynet::{
-    Advice, CertificateDigests, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_FUTURE_SKEW_SECS, Freshness,
+use crate::safetynet::procedure::{self, HostName, Padding, Procedure};
+use crate::safetynet::{Response, ResultInput, ResultPayload, VerifiedResult};
+use crate::verdict::{AppIntegrity, DeviceIntegrity, Provider, Verdict};
+pub use crate::{
+    CertificateDigests, CheckOutcome, CheckReport, DEFAULT_MAX_AGE_SECS,
+    DEFAULT_MAX_FUTURE_SKEW_SECS, Freshness, Roots, safetynet::Advice,
 };
-use crate::verdict::{AppIntegrity, DeviceIntegrity, Provider, TrustLevel, Verdict};
-pub use crate::{CheckOutcome, Roots};
 
 /// Huawei CBG Root CA (RSA 4096, valid to 2042), provenance in `roots/README.md`.
 pub(crate) const HUAWEI_CBG_ROOT_CA_PEM: &[u8] = include_bytes!("roots/Huawei_CBG_Root_CA.pem");
@@ -53,6 +53,7 @@ pub const MAX_JWS_LEN: usize = crate::safetynet::MAX_JWS_LEN;
 
 const PROCEDURE: Procedure = Procedure {
     what: "SysIntegrity payload",
+    result: "SysIntegrity result",
     max_len: MAX_JWS_LEN,
     algorithms: &[JwsAlgorithm::Rs256, JwsAlgorithm::Ps256],
     padding: Padding::Accepted,
@@ -60,183 +61,43 @@ const PROCEDURE: Procedure = Procedure {
     host_name: HostName::SubjectAltNameOrCommonName,
 };
 
+/// Huawei SysIntegrity, as the vendor parameter of the types shared with SafetyNet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SysIntegrity {}
+
 /// The caller's inputs for one SysIntegrity result.
-#[derive(Clone, Copy, Debug)]
-pub struct SysIntegrityInput<'a> {
-    /// The compact JWS returned by `SafetyDetectClient.sysIntegrity`.
-    pub jws: &'a str,
-    /// The nonce bytes the server issued, which the app passed to `sysIntegrity`.
-    pub expected_nonce: &'a [u8],
-    /// The app's package name.
-    pub package_name: &'a str,
-    /// The app's registered signing certificate digests.
-    pub certificate_digests: CertificateDigests<'a>,
-    /// The window in which `timestampMs` must lie.
-    pub freshness: Freshness,
-}
+pub type SysIntegrityInput<'a> = ResultInput<'a>;
 
-/// The checks of a SysIntegrity result, in the order they run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SysIntegrityCheck {
-    /// The JWS decodes: three base64url parts (padding allowed), `alg` RS256 or PS256, an
-    /// `x5c` chain and a JSON payload.
-    Structure,
-    /// `x5c` chains to a trusted root at the verification time and the leaf is issued for
-    /// `sysintegrity.platform.hicloud.com`.
-    CertificateChain,
-    /// The JWS signature verifies with the leaf certificate's key.
-    Signature,
-    /// `nonce` decodes to the expected nonce bytes.
-    Nonce,
-    /// `timestampMs` lies in the freshness window.
-    Timestamp,
-    /// `apkPackageName` equals the app's package name.
-    PackageName,
-    /// Every `apkCertificateDigestSha256` entry is a registered digest.
-    CertificateDigest,
-}
-
-impl SysIntegrityCheck {
-    /// Every check, in the order they run.
-    pub const ALL: [Self; 7] = [
-        Self::Structure,
-        Self::CertificateChain,
-        Self::Signature,
-        Self::Nonce,
-        Self::Timestamp,
-        Self::PackageName,
-        Self::CertificateDigest,
-    ];
-
-    /// Returns the snake_case name of the check.
-    pub fn name(self) -> &'static str {
-        Step::from(self).name()
-    }
-
-    /// Returns a one-line description of what the check requires.
-    pub fn description(self) -> &'static str {
-        match self {
-            Self::Structure => "compact JWS, alg RS256 or PS256, x5c chain, JSON payload",
-            Self::CertificateChain => {
-                "x5c chains to a trusted root at the verification time, leaf for sysintegrity.platform.hicloud.com"
-            }
-            Self::Signature => "JWS signature verifies with the leaf certificate's key",
-            Self::Nonce => "nonce = the nonce the server issued",
-            Self::Timestamp => "timestampMs within the freshness window",
-            Self::PackageName => "apkPackageName = the app's package name",
-            Self::CertificateDigest => {
-                "apkCertificateDigestSha256 entries are registered digests, when any are registered"
-            }
-        }
-    }
-}
-
-impl From<SysIntegrityCheck> for Step {
-    fn from(check: SysIntegrityCheck) -> Self {
-        match check {
-            SysIntegrityCheck::Structure => Self::Structure,
-            SysIntegrityCheck::CertificateChain => Self::CertificateChain,
-            SysIntegrityCheck::Signature => Self::Signature,
-            SysIntegrityCheck::Nonce => Self::Nonce,
-            SysIntegrityCheck::Timestamp => Self::Timestamp,
-            SysIntegrityCheck::PackageName => Self::PackageName,
-            SysIntegrityCheck::CertificateDigest => Self::CertificateDigest,
-        }
-    }
-}
-
-impl From<Step> for SysIntegrityCheck {
-    fn from(step: Step) -> Self {
-        match step {
-            Step::Structure => Self::Structure,
-            Step::CertificateChain => Self::CertificateChain,
-            Step::Signature => Self::Signature,
-            Step::Nonce => Self::Nonce,
-            Step::Timestamp => Self::Timestamp,
-            Step::PackageName => Self::PackageName,
-            Step::CertificateDigest => Self::CertificateDigest,
-        }
+procedure::check_enum! {
+    /// The checks of a SysIntegrity result, in the order they run.
+    pub enum SysIntegrityCheck {
+        /// The JWS decodes: three base64url parts (padding allowed), `alg` RS256 or PS256, an
+        /// `x5c` chain and a JSON payload.
+        Structure => "compact JWS, alg RS256 or PS256, x5c chain, JSON payload",
+        /// `x5c` chains to a trusted root at the verification time and the leaf is issued for
+        /// `sysintegrity.platform.hicloud.com`.
+        CertificateChain =>
+            "x5c chains to a trusted root at the verification time, leaf for sysintegrity.platform.hicloud.com",
     }
 }
 
 /// The outcome of every check of one result.
-#[derive(Clone, Debug)]
-pub struct SysIntegrityReport {
-    outcomes: Vec<(SysIntegrityCheck, CheckOutcome)>,
-    verified: Option<VerifiedSysIntegrity>,
-}
-
-impl SysIntegrityReport {
-    /// Returns each check with its outcome, in the order the checks run.
-    pub fn outcomes(&self) -> &[(SysIntegrityCheck, CheckOutcome)] {
-        &self.outcomes
-    }
-
-    /// Returns the first failed check and its error.
-    pub fn first_failure(&self) -> Option<(SysIntegrityCheck, &Error)> {
-        self.outcomes
-            .iter()
-            .find_map(|(check, outcome)| match outcome {
-                CheckOutcome::Failed(error) => Some((*check, error)),
-                _ => None,
-            })
-    }
-
-    /// Returns the verified result, or the error of the first failed check.
-    pub fn into_result(self) -> Result<VerifiedSysIntegrity, Error> {
-        if let Some((_, error)) = self.first_failure() {
-            return Err(error.clone());
-        }
-        self.verified.ok_or(Error::MissingField {
-            what: "SysIntegrity result",
-        })
-    }
-}
+pub type SysIntegrityReport = CheckReport<SysIntegrityCheck, VerifiedSysIntegrity>;
 
 /// A SysIntegrity result that passed every check. Only this crate constructs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifiedSysIntegrity {
-    payload: SysIntegrityPayload,
-    nonce: Vec<u8>,
-    timestamp_ms: u64,
-    package_name: String,
-    app_integrity: AppIntegrity,
-}
+pub type VerifiedSysIntegrity = VerifiedResult<SysIntegrity>;
 
 impl VerifiedSysIntegrity {
-    /// The nonce bytes, equal to the expected nonce.
-    pub fn nonce(&self) -> &[u8] {
-        &self.nonce
-    }
-
-    /// When Huawei produced the result, Unix milliseconds.
-    pub fn timestamp_ms(&self) -> u64 {
-        self.timestamp_ms
-    }
-
-    /// The app's package name.
-    pub fn package_name(&self) -> &str {
-        &self.package_name
-    }
-
-    /// The payload with Huawei's labels.
-    pub fn payload(&self) -> &SysIntegrityPayload {
-        &self.payload
-    }
-
     /// The result in the common vocabulary: the app is recognised when its signing
     /// certificate digests were compared and matched, and unevaluated otherwise.
     pub fn verdict(&self) -> Verdict {
-        self.payload.verdict(self.app_integrity)
+        self.payload().verdict(self.app_integrity)
     }
 }
 
 /// A decoded SysIntegrity payload with Huawei's labels. Decoding checks nothing but the
 /// format.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SysIntegrityPayload {
-    response: Response,
-}
+pub type SysIntegrityPayload = ResultPayload<SysIntegrity>;
 
 impl SysIntegrityPayload {
     /// Decodes the JSON payload of a result. Absent labels read as "not met".
@@ -246,37 +107,7 @@ impl SysIntegrityPayload {
     /// [`Error::MalformedPayload`] when the JSON is invalid, a member has the wrong type or
     /// appears twice, or a certificate digest is not base64 of 32 bytes.
     pub fn from_json(json: &[u8]) -> Result<Self, Error> {
-        Response::from_json(json, PROCEDURE.what).map(|response| Self { response })
-    }
-
-    /// `nonce` as sent.
-    pub fn nonce(&self) -> Option<&str> {
-        self.response.nonce.as_deref()
-    }
-
-    /// `timestampMs`.
-    pub fn timestamp_ms(&self) -> Option<u64> {
-        self.response.timestamp_ms
-    }
-
-    /// `apkPackageName`.
-    pub fn package_name(&self) -> Option<&str> {
-        self.response.package_name.as_deref()
-    }
-
-    /// `apkCertificateDigestSha256`, decoded; empty when absent.
-    pub fn certificate_digests(&self) -> &[[u8; 32]] {
-        &self.response.certificate_digests
-    }
-
-    /// `basicIntegrity`; false when absent.
-    pub fn basic_integrity(&self) -> bool {
-        self.response.basic_integrity
-    }
-
-    /// `advice` entries.
-    pub fn advice(&self) -> &[Advice] {
-        &self.response.advice
+        Response::from_json(json, PROCEDURE.what).map(Self::new)
     }
 
     /// Maps Huawei's labels onto the common verdict, with `app_integrity` as established by
@@ -287,13 +118,10 @@ impl SysIntegrityPayload {
     /// reports, and its absence [`DeviceIntegrity::None`]. Advice `LOCK_BOOTLOADER` and
     /// `RESTORE_TO_FACTORY_ROM` become the risk flags `BootloaderUnlocked` and `Rooted`.
     pub fn verdict(&self, app_integrity: AppIntegrity) -> Verdict {
-        Verdict::new(
+        self.verdict_with(
             Provider::HuaweiSafetyDetect,
-            TrustLevel::Platform,
             app_integrity,
             self.device_integrity(),
-            self.response.risk_flags(),
-            self.response.timestamp_ms,
         )
     }
 
@@ -324,35 +152,14 @@ pub fn verify_sys_integrity_report(
     roots: &Roots,
     now: UnixTime,
 ) -> SysIntegrityReport {
-    let expected = Expected {
-        nonce: input.expected_nonce,
-        package_name: input.package_name,
-        certificate_digests: input.certificate_digests,
-        freshness: input.freshness,
-    };
-    let outcome = procedure::run(&PROCEDURE, input.jws, &expected, roots, now);
-    SysIntegrityReport {
-        outcomes: outcome
-            .steps
-            .into_iter()
-            .map(|(step, outcome)| (SysIntegrityCheck::from(step), outcome))
-            .collect(),
-        verified: outcome.passed.map(|passed| VerifiedSysIntegrity {
-            payload: SysIntegrityPayload {
-                response: passed.response,
-            },
-            nonce: passed.nonce,
-            timestamp_ms: passed.timestamp_ms,
-            package_name: passed.package_name,
-            app_integrity: passed.app_integrity,
-        }),
-    }
+    procedure::run(&PROCEDURE, input, roots, now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::RiskFlag;
+    use crate::safetynet::procedure::Step;
+    use crate::verdict::{RiskFlag, TrustLevel};
 
     #[test]
     fn checks_and_steps_correspond() {

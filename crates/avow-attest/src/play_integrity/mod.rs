@@ -41,9 +41,12 @@ pub use verify::{
     verify_token, verify_token_report,
 };
 
-pub use crate::CheckOutcome;
 #[cfg(doc)]
 use crate::verdict::Verdict;
+pub use crate::{
+    CertificateDigests, CheckOutcome, CheckReport, DEFAULT_MAX_AGE_SECS,
+    DEFAULT_MAX_FUTURE_SKEW_SECS, Freshness,
+};
 use crate::{Error, encoding::decode_base64_any};
 
 /// Largest integrity token accepted, in bytes of text. A generated token carrying every
@@ -54,15 +57,6 @@ pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Largest decoded payload accepted, in bytes of JSON, whether it comes from a token or from
 /// `decodeIntegrityToken`.
 pub const MAX_PAYLOAD_LEN: usize = 16 * 1024;
-
-/// Default maximum age of a verdict: 10 minutes between Google's `timestampMillis` and the
-/// verification time. The app requests the token right before it calls the server, so a
-/// legitimate token is seconds old.
-pub const DEFAULT_MAX_AGE_SECS: u64 = 10 * 60;
-
-/// Default allowed clock skew into the future: 60 seconds. The timestamp comes from Google's
-/// servers, so the skew only has to cover the error of the verifier's own clock.
-pub const DEFAULT_MAX_FUTURE_SKEW_SECS: u64 = 60;
 
 /// DER prefix of a SubjectPublicKeyInfo for an EC key on the named curve P-256
 /// (`id-ecPublicKey`, `prime256v1`); the 65-byte uncompressed point follows it. DER is
@@ -174,18 +168,6 @@ impl<'a> RequestBinding<'a> {
     }
 }
 
-/// The signing certificates the app may carry, by SHA-256 digest of the DER certificate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CertificateDigests<'a> {
-    /// The digests are not compared. Google's `appRecognitionVerdict` alone then decides
-    /// whether the app is genuine: a re-signed app shows as `UNRECOGNIZED_VERSION`, which the verdict
-    /// reports as [`AppIntegrity::Unrecognized`](crate::verdict::AppIntegrity::Unrecognized),
-    /// not as an error.
-    NotCompared,
-    /// Every digest in `appIntegrity.certificateSha256Digest` must be one of these.
-    Registered(&'a [[u8; 32]]),
-}
-
 /// The server's expectation of a verdict: the app, the request binding, and optional limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExpectedRequest<'a> {
@@ -194,30 +176,16 @@ pub struct ExpectedRequest<'a> {
     pub package_name: &'a str,
     /// The nonce or request hash the app passed to Play Integrity.
     pub binding: RequestBinding<'a>,
-    /// The registered signing certificate digests.
+    /// The registered signing certificate digests. Every digest in
+    /// `appIntegrity.certificateSha256Digest` must be registered. With
+    /// [`CertificateDigests::NotCompared`], Google's `appRecognitionVerdict` alone decides
+    /// whether the app is genuine: a re-signed app shows as `UNRECOGNIZED_VERSION`, which the
+    /// verdict reports as
+    /// [`AppIntegrity::Unrecognized`](crate::verdict::AppIntegrity::Unrecognized), not as an
+    /// error.
     pub certificate_digests: CertificateDigests<'a>,
     /// The lowest `appIntegrity.versionCode` accepted, when there is one.
     pub min_version_code: Option<i64>,
-}
-
-/// The window in which `requestDetails.timestampMillis` must lie: from `max_age_secs` before
-/// the verification time to `max_future_skew_secs` after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Freshness {
-    /// Maximum age of the verdict, seconds. Defaults to [`DEFAULT_MAX_AGE_SECS`].
-    pub max_age_secs: u64,
-    /// Allowed clock skew into the future, seconds. Defaults to
-    /// [`DEFAULT_MAX_FUTURE_SKEW_SECS`].
-    pub max_future_skew_secs: u64,
-}
-
-impl Default for Freshness {
-    fn default() -> Self {
-        Self {
-            max_age_secs: DEFAULT_MAX_AGE_SECS,
-            max_future_skew_secs: DEFAULT_MAX_FUTURE_SKEW_SECS,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -130,17 +130,7 @@ impl Payload {
                 max: MAX_PAYLOAD_LEN,
             });
         }
-        // The detail names the error category and position only, so that no payload content
-        // (such as the nonce) reaches logs through the error.
-        serde_json::from_slice(json).map_err(|error| Error::MalformedPayload {
-            what,
-            detail: format!(
-                "{:?} error at line {} column {}",
-                error.classify(),
-                error.line(),
-                error.column()
-            ),
-        })
+        serde_json::from_slice(json).map_err(|error| Error::malformed_json(what, &error))
     }
 
     fn is_empty(&self) -> bool {

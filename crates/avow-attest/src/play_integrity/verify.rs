@@ -11,7 +11,7 @@ use super::{
 };
 use crate::encoding::decode_base64_any;
 use crate::jws::{Jws, JwsAlgorithm};
-use crate::{CheckOutcome, Error};
+use crate::{CheckOutcome, CheckReport, Error};
 
 /// The checks of a Play Integrity verdict, in the order they run.
 ///
@@ -100,38 +100,7 @@ impl PlayIntegrityCheck {
 }
 
 /// The outcome of every check of one verdict.
-#[derive(Clone, Debug)]
-pub struct PlayIntegrityReport {
-    outcomes: Vec<(PlayIntegrityCheck, CheckOutcome)>,
-    verified: Option<VerifiedPlayIntegrity>,
-}
-
-impl PlayIntegrityReport {
-    /// Returns each check with its outcome, in the order the checks run.
-    pub fn outcomes(&self) -> &[(PlayIntegrityCheck, CheckOutcome)] {
-        &self.outcomes
-    }
-
-    /// Returns the first failed check and its error.
-    pub fn first_failure(&self) -> Option<(PlayIntegrityCheck, &Error)> {
-        self.outcomes
-            .iter()
-            .find_map(|(check, outcome)| match outcome {
-                CheckOutcome::Failed(error) => Some((*check, error)),
-                _ => None,
-            })
-    }
-
-    /// Returns the verified verdict, or the error of the first failed check.
-    pub fn into_result(self) -> Result<VerifiedPlayIntegrity, Error> {
-        if let Some((_, error)) = self.first_failure() {
-            return Err(error.clone());
-        }
-        self.verified.ok_or(Error::MissingField {
-            what: "integrity verdict",
-        })
-    }
-}
+pub type PlayIntegrityReport = CheckReport<PlayIntegrityCheck, VerifiedPlayIntegrity>;
 
 /// Decrypts and verifies an integrity token, then checks its payload.
 ///
@@ -364,25 +333,7 @@ fn check_timestamp(
     let timestamp_ms = timestamp_ms.ok_or(Error::MissingField {
         what: "requestDetails.timestampMillis",
     })?;
-    // `UnixTime` has whole seconds, so the verification time is a whole second in ms.
-    let now_ms = now.as_secs().saturating_mul(1000);
-    let max_age_ms = freshness.max_age_secs.saturating_mul(1000);
-    let max_skew_ms = freshness.max_future_skew_secs.saturating_mul(1000);
-    if timestamp_ms.saturating_add(max_age_ms) < now_ms {
-        return Err(Error::EvidenceTooOld {
-            timestamp_ms,
-            now_ms,
-            max_age_ms,
-        });
-    }
-    if timestamp_ms > now_ms.saturating_add(max_skew_ms) {
-        return Err(Error::EvidenceFromFuture {
-            timestamp_ms,
-            now_ms,
-            max_skew_ms,
-        });
-    }
-    Ok(())
+    freshness.check(timestamp_ms, now)
 }
 
 fn check_certificate_digests(
@@ -472,11 +423,7 @@ impl Recorder {
     }
 
     fn record(&mut self, check: PlayIntegrityCheck, result: Result<(), Error>) {
-        let outcome = match result {
-            Ok(()) => CheckOutcome::Passed,
-            Err(error) => CheckOutcome::Failed(error),
-        };
-        self.outcomes.push((check, outcome));
+        self.outcomes.push((check, CheckOutcome::from(result)));
     }
 
     fn all_passed(&self) -> bool {
@@ -502,10 +449,7 @@ impl Recorder {
     }
 
     fn finish(self, verified: Option<VerifiedPlayIntegrity>) -> PlayIntegrityReport {
-        PlayIntegrityReport {
-            outcomes: self.outcomes,
-            verified,
-        }
+        PlayIntegrityReport::new(self.outcomes, verified, "integrity verdict")
     }
 }
 

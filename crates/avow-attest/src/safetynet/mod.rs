@@ -30,15 +30,16 @@ pub(crate) mod procedure;
 use rustls_pki_types::UnixTime;
 
 pub(crate) use self::payload::Response;
-pub use self::payload::{
-    Advice, CertificateDigests, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_FUTURE_SKEW_SECS, EvaluationType,
-    Freshness,
-};
-use self::procedure::{Expected, HostName, Padding, Procedure, Step};
+pub use self::payload::{Advice, EvaluationType, ResultPayload};
+use self::procedure::{HostName, Padding, Procedure};
+pub use self::procedure::{ResultInput, VerifiedResult};
 use crate::Error;
 use crate::jws::JwsAlgorithm;
-use crate::verdict::{AppIntegrity, DeviceIntegrity, Provider, TrustLevel, Verdict};
-pub use crate::{CheckOutcome, Roots};
+use crate::verdict::{AppIntegrity, DeviceIntegrity, Provider, Verdict};
+pub use crate::{
+    CertificateDigests, CheckOutcome, CheckReport, DEFAULT_MAX_AGE_SECS,
+    DEFAULT_MAX_FUTURE_SKEW_SECS, Freshness, Roots,
+};
 
 /// GlobalSign Root CA (R1), the root of current SafetyNet chains (provenance in
 /// `roots/README.md`).
@@ -57,6 +58,7 @@ pub const MAX_JWS_LEN: usize = 32 * 1024;
 
 const PROCEDURE: Procedure = Procedure {
     what: "SafetyNet payload",
+    result: "SafetyNet result",
     max_len: MAX_JWS_LEN,
     algorithms: &[JwsAlgorithm::Rs256],
     padding: Padding::Forbidden,
@@ -64,182 +66,42 @@ const PROCEDURE: Procedure = Procedure {
     host_name: HostName::SubjectAltName,
 };
 
+/// Google SafetyNet, as the vendor parameter of the types shared with Huawei SysIntegrity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SafetyNet {}
+
 /// The caller's inputs for one SafetyNet result.
-#[derive(Clone, Copy, Debug)]
-pub struct SafetyNetInput<'a> {
-    /// The compact JWS returned by `SafetyNetClient.attest`.
-    pub jws: &'a str,
-    /// The nonce bytes the server issued, which the app passed to `attest`. For WebAuthn, the
-    /// SHA-256 of authenticator data ‖ client data hash.
-    pub expected_nonce: &'a [u8],
-    /// The app's package name.
-    pub package_name: &'a str,
-    /// The app's registered signing certificate digests.
-    pub certificate_digests: CertificateDigests<'a>,
-    /// The window in which `timestampMs` must lie.
-    pub freshness: Freshness,
-}
+pub type SafetyNetInput<'a> = ResultInput<'a>;
 
-/// The checks of a SafetyNet result, in the order they run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SafetyNetCheck {
-    /// The JWS decodes: three base64url parts, `alg` RS256, an `x5c` chain and a JSON payload.
-    Structure,
-    /// `x5c` chains to a trusted root at the verification time and the leaf is issued for
-    /// `attest.android.com`.
-    CertificateChain,
-    /// The JWS signature verifies with the leaf certificate's key.
-    Signature,
-    /// `nonce` decodes to the expected nonce bytes.
-    Nonce,
-    /// `timestampMs` lies in the freshness window.
-    Timestamp,
-    /// `apkPackageName` equals the app's package name.
-    PackageName,
-    /// Every `apkCertificateDigestSha256` entry is a registered digest.
-    CertificateDigest,
-}
-
-impl SafetyNetCheck {
-    /// Every check, in the order they run.
-    pub const ALL: [Self; 7] = [
-        Self::Structure,
-        Self::CertificateChain,
-        Self::Signature,
-        Self::Nonce,
-        Self::Timestamp,
-        Self::PackageName,
-        Self::CertificateDigest,
-    ];
-
-    /// Returns the snake_case name of the check.
-    pub fn name(self) -> &'static str {
-        Step::from(self).name()
-    }
-
-    /// Returns a one-line description of what the check requires.
-    pub fn description(self) -> &'static str {
-        match self {
-            Self::Structure => "compact JWS, alg RS256, x5c chain, JSON payload",
-            Self::CertificateChain => {
-                "x5c chains to a trusted root at the verification time, leaf for attest.android.com"
-            }
-            Self::Signature => "JWS signature verifies with the leaf certificate's key",
-            Self::Nonce => "nonce = the nonce the server issued",
-            Self::Timestamp => "timestampMs within the freshness window",
-            Self::PackageName => "apkPackageName = the app's package name",
-            Self::CertificateDigest => {
-                "apkCertificateDigestSha256 entries are registered digests, when any are registered"
-            }
-        }
-    }
-}
-
-impl From<SafetyNetCheck> for Step {
-    fn from(check: SafetyNetCheck) -> Self {
-        match check {
-            SafetyNetCheck::Structure => Self::Structure,
-            SafetyNetCheck::CertificateChain => Self::CertificateChain,
-            SafetyNetCheck::Signature => Self::Signature,
-            SafetyNetCheck::Nonce => Self::Nonce,
-            SafetyNetCheck::Timestamp => Self::Timestamp,
-            SafetyNetCheck::PackageName => Self::PackageName,
-            SafetyNetCheck::CertificateDigest => Self::CertificateDigest,
-        }
-    }
-}
-
-impl From<Step> for SafetyNetCheck {
-    fn from(step: Step) -> Self {
-        match step {
-            Step::Structure => Self::Structure,
-            Step::CertificateChain => Self::CertificateChain,
-            Step::Signature => Self::Signature,
-            Step::Nonce => Self::Nonce,
-            Step::Timestamp => Self::Timestamp,
-            Step::PackageName => Self::PackageName,
-            Step::CertificateDigest => Self::CertificateDigest,
-        }
+procedure::check_enum! {
+    /// The checks of a SafetyNet result, in the order they run.
+    pub enum SafetyNetCheck {
+        /// The JWS decodes: three base64url parts, `alg` RS256, an `x5c` chain and a JSON
+        /// payload.
+        Structure => "compact JWS, alg RS256, x5c chain, JSON payload",
+        /// `x5c` chains to a trusted root at the verification time and the leaf is issued for
+        /// `attest.android.com`.
+        CertificateChain =>
+            "x5c chains to a trusted root at the verification time, leaf for attest.android.com",
     }
 }
 
 /// The outcome of every check of one result.
-#[derive(Clone, Debug)]
-pub struct SafetyNetReport {
-    outcomes: Vec<(SafetyNetCheck, CheckOutcome)>,
-    verified: Option<VerifiedSafetyNet>,
-}
-
-impl SafetyNetReport {
-    /// Returns each check with its outcome, in the order the checks run.
-    pub fn outcomes(&self) -> &[(SafetyNetCheck, CheckOutcome)] {
-        &self.outcomes
-    }
-
-    /// Returns the first failed check and its error.
-    pub fn first_failure(&self) -> Option<(SafetyNetCheck, &Error)> {
-        self.outcomes
-            .iter()
-            .find_map(|(check, outcome)| match outcome {
-                CheckOutcome::Failed(error) => Some((*check, error)),
-                _ => None,
-            })
-    }
-
-    /// Returns the verified result, or the error of the first failed check.
-    pub fn into_result(self) -> Result<VerifiedSafetyNet, Error> {
-        if let Some((_, error)) = self.first_failure() {
-            return Err(error.clone());
-        }
-        self.verified.ok_or(Error::MissingField {
-            what: "SafetyNet result",
-        })
-    }
-}
+pub type SafetyNetReport = CheckReport<SafetyNetCheck, VerifiedSafetyNet>;
 
 /// A SafetyNet result that passed every check. Only this crate constructs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifiedSafetyNet {
-    payload: SafetyNetPayload,
-    nonce: Vec<u8>,
-    timestamp_ms: u64,
-    package_name: String,
-    app_integrity: AppIntegrity,
-}
+pub type VerifiedSafetyNet = VerifiedResult<SafetyNet>;
 
 impl VerifiedSafetyNet {
-    /// The nonce bytes, equal to the expected nonce.
-    pub fn nonce(&self) -> &[u8] {
-        &self.nonce
-    }
-
-    /// When Google produced the result, Unix milliseconds.
-    pub fn timestamp_ms(&self) -> u64 {
-        self.timestamp_ms
-    }
-
-    /// The app's package name.
-    pub fn package_name(&self) -> &str {
-        &self.package_name
-    }
-
-    /// The payload with Google's labels.
-    pub fn payload(&self) -> &SafetyNetPayload {
-        &self.payload
-    }
-
     /// The result in the common vocabulary: the app is recognised when its signing
     /// certificate digests were compared and matched, and unevaluated otherwise.
     pub fn verdict(&self) -> Verdict {
-        self.payload.verdict(self.app_integrity)
+        self.payload().verdict(self.app_integrity)
     }
 }
 
 /// A decoded SafetyNet payload with Google's labels. Decoding checks nothing but the format.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SafetyNetPayload {
-    response: Response,
-}
+pub type SafetyNetPayload = ResultPayload<SafetyNet>;
 
 impl SafetyNetPayload {
     /// Decodes the JSON payload of a result. Absent labels read as "not met".
@@ -249,27 +111,7 @@ impl SafetyNetPayload {
     /// [`Error::MalformedPayload`] when the JSON is invalid, a member has the wrong type or
     /// appears twice, or a certificate digest is not base64 of 32 bytes.
     pub fn from_json(json: &[u8]) -> Result<Self, Error> {
-        Response::from_json(json, PROCEDURE.what).map(|response| Self { response })
-    }
-
-    /// `nonce` as sent.
-    pub fn nonce(&self) -> Option<&str> {
-        self.response.nonce.as_deref()
-    }
-
-    /// `timestampMs`.
-    pub fn timestamp_ms(&self) -> Option<u64> {
-        self.response.timestamp_ms
-    }
-
-    /// `apkPackageName`.
-    pub fn package_name(&self) -> Option<&str> {
-        self.response.package_name.as_deref()
-    }
-
-    /// `apkCertificateDigestSha256`, decoded; empty when absent.
-    pub fn certificate_digests(&self) -> &[[u8; 32]] {
-        &self.response.certificate_digests
+        Response::from_json(json, PROCEDURE.what).map(Self::new)
     }
 
     /// `ctsProfileMatch`; false when absent.
@@ -277,19 +119,9 @@ impl SafetyNetPayload {
         self.response.cts_profile_match
     }
 
-    /// `basicIntegrity`; false when absent.
-    pub fn basic_integrity(&self) -> bool {
-        self.response.basic_integrity
-    }
-
     /// `evaluationType` entries.
     pub fn evaluation_types(&self) -> &[EvaluationType] {
         &self.response.evaluation_types
-    }
-
-    /// `advice` entries.
-    pub fn advice(&self) -> &[Advice] {
-        &self.response.advice
     }
 
     /// `error`, which Google sets when it could not evaluate the device.
@@ -307,14 +139,7 @@ impl SafetyNetPayload {
     /// [`DeviceIntegrity::None`]. Advice `LOCK_BOOTLOADER` and `RESTORE_TO_FACTORY_ROM` become
     /// the risk flags `BootloaderUnlocked` and `Rooted`.
     pub fn verdict(&self, app_integrity: AppIntegrity) -> Verdict {
-        Verdict::new(
-            Provider::SafetyNet,
-            TrustLevel::Platform,
-            app_integrity,
-            self.device_integrity(),
-            self.response.risk_flags(),
-            self.response.timestamp_ms,
-        )
+        self.verdict_with(Provider::SafetyNet, app_integrity, self.device_integrity())
     }
 
     fn device_integrity(&self) -> DeviceIntegrity {
@@ -344,34 +169,14 @@ pub fn verify_safetynet_report(
     roots: &Roots,
     now: UnixTime,
 ) -> SafetyNetReport {
-    let expected = Expected {
-        nonce: input.expected_nonce,
-        package_name: input.package_name,
-        certificate_digests: input.certificate_digests,
-        freshness: input.freshness,
-    };
-    let outcome = procedure::run(&PROCEDURE, input.jws, &expected, roots, now);
-    SafetyNetReport {
-        outcomes: outcome
-            .steps
-            .into_iter()
-            .map(|(step, outcome)| (SafetyNetCheck::from(step), outcome))
-            .collect(),
-        verified: outcome.passed.map(|passed| VerifiedSafetyNet {
-            payload: SafetyNetPayload {
-                response: passed.response,
-            },
-            nonce: passed.nonce,
-            timestamp_ms: passed.timestamp_ms,
-            package_name: passed.package_name,
-            app_integrity: passed.app_integrity,
-        }),
-    }
+    procedure::run(&PROCEDURE, input, roots, now)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::procedure::Step;
     use super::*;
+    use crate::verdict::TrustLevel;
 
     #[test]
     fn checks_and_steps_correspond() {

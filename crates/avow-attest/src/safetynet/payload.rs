@@ -4,49 +4,80 @@
 //! Huawei copied SafetyNet's payload format for SysIntegrity, without `ctsProfileMatch` and
 //! `evaluationType`, so one decoder serves both.
 
+use std::marker::PhantomData;
+
 use serde::Deserialize;
 
 use crate::Error;
 use crate::encoding::decode_base64_any;
-use crate::verdict::{DeviceIntegrity, RiskFlag};
+use crate::verdict::{AppIntegrity, DeviceIntegrity, Provider, RiskFlag, TrustLevel, Verdict};
 
-/// The app's registered signing certificates, by SHA-256 digest of the DER certificate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CertificateDigests<'a> {
-    /// The digests are not compared, so the verdict reports the app as
-    /// [`AppIntegrity::Unevaluated`](crate::verdict::AppIntegrity::Unevaluated).
-    NotCompared,
-    /// Every digest in `apkCertificateDigestSha256` must be one of these. A payload without
-    /// digests (a failing device's payload carries none) still verifies, with the app
-    /// reported as unevaluated.
-    Registered(&'a [[u8; 32]]),
+/// A decoded payload in the SafetyNet format, with the labels of vendor `V`. Decoding checks
+/// nothing but the format.
+///
+/// [`SafetyNetPayload`](super::SafetyNetPayload) and
+/// [`SysIntegrityPayload`](crate::huawei_safety_detect::SysIntegrityPayload) name it, and add
+/// `from_json`, `verdict` and the accessors of labels only their vendor sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResultPayload<V> {
+    pub(crate) response: Response,
+    vendor: PhantomData<V>,
 }
 
-/// Default maximum age of a result: 10 minutes. The app requests the result right before it
-/// sends it, so older results are replays or stored copies.
-pub const DEFAULT_MAX_AGE_SECS: u64 = 10 * 60;
-
-/// Default allowed clock skew into the future: 60 seconds. The timestamp comes from the
-/// vendor's servers, so the skew only has to cover the error of the verifier's own clock.
-pub const DEFAULT_MAX_FUTURE_SKEW_SECS: u64 = 60;
-
-/// The window in which `timestampMs` must lie: from `max_age_secs` before the verification
-/// time to `max_future_skew_secs` after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Freshness {
-    /// Maximum age of the result, seconds. Defaults to [`DEFAULT_MAX_AGE_SECS`].
-    pub max_age_secs: u64,
-    /// Allowed clock skew into the future, seconds. Defaults to
-    /// [`DEFAULT_MAX_FUTURE_SKEW_SECS`].
-    pub max_future_skew_secs: u64,
-}
-
-impl Default for Freshness {
-    fn default() -> Self {
+impl<V> ResultPayload<V> {
+    pub(crate) fn new(response: Response) -> Self {
         Self {
-            max_age_secs: DEFAULT_MAX_AGE_SECS,
-            max_future_skew_secs: DEFAULT_MAX_FUTURE_SKEW_SECS,
+            response,
+            vendor: PhantomData,
         }
+    }
+
+    /// `nonce` as sent.
+    pub fn nonce(&self) -> Option<&str> {
+        self.response.nonce.as_deref()
+    }
+
+    /// `timestampMs`.
+    pub fn timestamp_ms(&self) -> Option<u64> {
+        self.response.timestamp_ms
+    }
+
+    /// `apkPackageName`.
+    pub fn package_name(&self) -> Option<&str> {
+        self.response.package_name.as_deref()
+    }
+
+    /// `apkCertificateDigestSha256`, decoded; empty when absent.
+    pub fn certificate_digests(&self) -> &[[u8; 32]] {
+        &self.response.certificate_digests
+    }
+
+    /// `basicIntegrity`; false when absent.
+    pub fn basic_integrity(&self) -> bool {
+        self.response.basic_integrity
+    }
+
+    /// `advice` entries.
+    pub fn advice(&self) -> &[Advice] {
+        &self.response.advice
+    }
+
+    /// Builds the common verdict of `provider` with the device integrity that the vendor's
+    /// labels give. Advice `LOCK_BOOTLOADER` and `RESTORE_TO_FACTORY_ROM` become risk flags.
+    pub(crate) fn verdict_with(
+        &self,
+        provider: Provider,
+        app_integrity: AppIntegrity,
+        device_integrity: DeviceIntegrity,
+    ) -> Verdict {
+        Verdict::new(
+            provider,
+            TrustLevel::Platform,
+            app_integrity,
+            device_integrity,
+            self.response.risk_flags(),
+            self.response.timestamp_ms,
+        )
     }
 }
 
@@ -152,18 +183,8 @@ pub(crate) struct Response {
 impl Response {
     /// Decodes a payload. `what` names it in errors.
     pub(crate) fn from_json(json: &[u8], what: &'static str) -> Result<Self, Error> {
-        let raw: RawResponse = serde_json::from_slice(json).map_err(|error| {
-            // The category and position only: serde's message can quote payload text.
-            Error::MalformedPayload {
-                what,
-                detail: format!(
-                    "{:?} error at line {} column {}",
-                    error.classify(),
-                    error.line(),
-                    error.column()
-                ),
-            }
-        })?;
+        let raw: RawResponse =
+            serde_json::from_slice(json).map_err(|error| Error::malformed_json(what, &error))?;
         let certificate_digests = raw
             .apk_certificate_digest_sha256
             .unwrap_or_default()

@@ -1,14 +1,76 @@
 //! The verification steps that SafetyNet and Huawei SysIntegrity results share: a compact JWS
 //! whose `x5c` leaf is issued for the vendor's host and whose payload binds the nonce, the
-//! time and the app.
+//! time and the app. The types here are generic over the vendor; each vendor's module names
+//! them with aliases.
 
 use rustls_pki_types::UnixTime;
 
-use super::payload::{CertificateDigests, Freshness, Response};
+use super::payload::{Response, ResultPayload};
 use crate::encoding::decode_base64_any;
 use crate::jws::{Jws, JwsAlgorithm};
 use crate::verdict::AppIntegrity;
-use crate::{CheckOutcome, Error, Roots, x509};
+use crate::{CertificateDigests, CheckOutcome, CheckReport, Error, Freshness, Roots, x509};
+
+/// The caller's inputs for one result in the SafetyNet format.
+///
+/// [`SafetyNetInput`](super::SafetyNetInput) and
+/// [`SysIntegrityInput`](crate::huawei_safety_detect::SysIntegrityInput) name it.
+#[derive(Clone, Copy, Debug)]
+pub struct ResultInput<'a> {
+    /// The compact JWS returned by `SafetyNetClient.attest` or
+    /// `SafetyDetectClient.sysIntegrity`.
+    pub jws: &'a str,
+    /// The nonce bytes the server issued, which the app passed to the vendor's API. For a
+    /// WebAuthn `android-safetynet` attestation, the SHA-256 of authenticator data ‖ client
+    /// data hash.
+    pub expected_nonce: &'a [u8],
+    /// The app's package name.
+    pub package_name: &'a str,
+    /// The app's registered signing certificate digests. Every digest in
+    /// `apkCertificateDigestSha256` must be registered. A payload without digests (a failing
+    /// device's payload carries none) still verifies, with the app reported as
+    /// [`AppIntegrity::Unevaluated`].
+    pub certificate_digests: CertificateDigests<'a>,
+    /// The window in which `timestampMs` must lie.
+    pub freshness: Freshness,
+}
+
+/// A result in the SafetyNet format that passed every check, with the labels of vendor `V`.
+/// Only this crate constructs it.
+///
+/// [`VerifiedSafetyNet`](super::VerifiedSafetyNet) and
+/// [`VerifiedSysIntegrity`](crate::huawei_safety_detect::VerifiedSysIntegrity) name it, and
+/// add `verdict`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedResult<V> {
+    payload: ResultPayload<V>,
+    nonce: Vec<u8>,
+    timestamp_ms: u64,
+    package_name: String,
+    pub(crate) app_integrity: AppIntegrity,
+}
+
+impl<V> VerifiedResult<V> {
+    /// The nonce bytes, equal to the expected nonce.
+    pub fn nonce(&self) -> &[u8] {
+        &self.nonce
+    }
+
+    /// When the vendor produced the result, Unix milliseconds.
+    pub fn timestamp_ms(&self) -> u64 {
+        self.timestamp_ms
+    }
+
+    /// The app's package name.
+    pub fn package_name(&self) -> &str {
+        &self.package_name
+    }
+
+    /// The payload with the vendor's labels.
+    pub fn payload(&self) -> &ResultPayload<V> {
+        &self.payload
+    }
+}
 
 /// One step of the shared procedure, in the order the steps run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +110,108 @@ pub(crate) const STEPS: [Step; 7] = [
     Step::CertificateDigest,
 ];
 
+/// Defines a vendor's public check enum: the steps of the shared procedure under the vendor's
+/// name, with `ALL`, `name`, `description` and the conversions to and from [`Step`].
+///
+/// The two vendors run the same steps and differ only in the accepted algorithms and the host
+/// name, so the invocation gives the documentation and the description of those two checks.
+/// Each vendor keeps its own type, with descriptions that name its algorithms and host.
+macro_rules! check_enum {
+    (
+        $(#[$enum_attr:meta])*
+        pub enum $name:ident {
+            $(#[$structure_attr:meta])*
+            Structure => $structure:literal,
+            $(#[$chain_attr:meta])*
+            CertificateChain => $chain:literal $(,)?
+        }
+    ) => {
+        $(#[$enum_attr])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $(#[$structure_attr])*
+            Structure,
+            $(#[$chain_attr])*
+            CertificateChain,
+            /// The JWS signature verifies with the leaf certificate's key.
+            Signature,
+            /// `nonce` decodes to the expected nonce bytes.
+            Nonce,
+            /// `timestampMs` lies in the freshness window.
+            Timestamp,
+            /// `apkPackageName` equals the app's package name.
+            PackageName,
+            /// Every `apkCertificateDigestSha256` entry is a registered digest.
+            CertificateDigest,
+        }
+
+        impl $name {
+            /// Every check, in the order they run.
+            pub const ALL: [Self; 7] = [
+                Self::Structure,
+                Self::CertificateChain,
+                Self::Signature,
+                Self::Nonce,
+                Self::Timestamp,
+                Self::PackageName,
+                Self::CertificateDigest,
+            ];
+
+            /// Returns the snake_case name of the check.
+            pub fn name(self) -> &'static str {
+                $crate::safetynet::procedure::Step::from(self).name()
+            }
+
+            /// Returns a one-line description of what the check requires.
+            pub fn description(self) -> &'static str {
+                match self {
+                    Self::Structure => $structure,
+                    Self::CertificateChain => $chain,
+                    Self::Signature => "JWS signature verifies with the leaf certificate's key",
+                    Self::Nonce => "nonce = the nonce the server issued",
+                    Self::Timestamp => "timestampMs within the freshness window",
+                    Self::PackageName => "apkPackageName = the app's package name",
+                    Self::CertificateDigest => {
+                        "apkCertificateDigestSha256 entries are registered digests, when any are \
+                         registered"
+                    }
+                }
+            }
+        }
+
+        impl From<$name> for $crate::safetynet::procedure::Step {
+            fn from(check: $name) -> Self {
+                match check {
+                    $name::Structure => Self::Structure,
+                    $name::CertificateChain => Self::CertificateChain,
+                    $name::Signature => Self::Signature,
+                    $name::Nonce => Self::Nonce,
+                    $name::Timestamp => Self::Timestamp,
+                    $name::PackageName => Self::PackageName,
+                    $name::CertificateDigest => Self::CertificateDigest,
+                }
+            }
+        }
+
+        impl From<$crate::safetynet::procedure::Step> for $name {
+            fn from(step: $crate::safetynet::procedure::Step) -> Self {
+                use $crate::safetynet::procedure::Step;
+                match step {
+                    Step::Structure => Self::Structure,
+                    Step::CertificateChain => Self::CertificateChain,
+                    Step::Signature => Self::Signature,
+                    Step::Nonce => Self::Nonce,
+                    Step::Timestamp => Self::Timestamp,
+                    Step::PackageName => Self::PackageName,
+                    Step::CertificateDigest => Self::CertificateDigest,
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use check_enum;
+
 /// Whether base64url parts of the JWS may end in `=` padding.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Padding {
@@ -70,8 +234,10 @@ pub(crate) enum HostName {
 /// The vendor-specific parts of the procedure.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Procedure {
-    /// The evidence as named in errors.
+    /// The payload as named in errors.
     pub(crate) what: &'static str,
+    /// The result as named in the error of a report without failure and without result.
+    pub(crate) result: &'static str,
     pub(crate) max_len: usize,
     pub(crate) algorithms: &'static [JwsAlgorithm],
     pub(crate) padding: Padding,
@@ -79,59 +245,28 @@ pub(crate) struct Procedure {
     pub(crate) host_name: HostName,
 }
 
-/// The server's expectations of a result.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Expected<'a> {
-    pub(crate) nonce: &'a [u8],
-    pub(crate) package_name: &'a str,
-    pub(crate) certificate_digests: CertificateDigests<'a>,
-    pub(crate) freshness: Freshness,
-}
-
-/// The values of a result that passed every step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Passed {
-    pub(crate) response: Response,
-    pub(crate) nonce: Vec<u8>,
-    pub(crate) timestamp_ms: u64,
-    pub(crate) package_name: String,
-    pub(crate) app_integrity: AppIntegrity,
-}
-
-/// The outcome of every step, and the result when all passed.
-pub(crate) struct Outcome {
-    pub(crate) steps: Vec<(Step, CheckOutcome)>,
-    pub(crate) passed: Option<Passed>,
-}
-
-/// Runs every step. When the JWS cannot be decoded, [`Step::Structure`] fails and every other
-/// step is skipped.
-pub(crate) fn run(
+/// Runs every step and reports each outcome as the vendor's check `C`. When the JWS cannot be
+/// decoded, [`Step::Structure`] fails and every other step is skipped.
+pub(crate) fn run<C, V>(
     procedure: &Procedure,
-    token: &str,
-    expected: &Expected<'_>,
+    input: &ResultInput<'_>,
     roots: &Roots,
     now: UnixTime,
-) -> Outcome {
-    let decoded = match decode(procedure, token) {
+) -> CheckReport<C, VerifiedResult<V>>
+where
+    C: Copy + From<Step>,
+{
+    let decoded = match decode(procedure, input.jws) {
         Ok(decoded) => decoded,
         Err(error) => {
-            let mut steps = vec![(Step::Structure, CheckOutcome::Failed(error))];
-            steps.extend(STEPS[1..].iter().map(|step| (*step, CheckOutcome::Skipped)));
-            return Outcome {
-                steps,
-                passed: None,
-            };
+            let checks = STEPS.map(C::from);
+            return CheckReport::undecodable(&checks, error, procedure.result);
         }
     };
 
-    let mut steps = Vec::with_capacity(STEPS.len());
-    let mut record = |step, result: Result<(), Error>| {
-        let outcome = match result {
-            Ok(()) => CheckOutcome::Passed,
-            Err(error) => CheckOutcome::Failed(error),
-        };
-        steps.push((step, outcome));
+    let mut outcomes = Vec::with_capacity(STEPS.len());
+    let mut record = |step: Step, result: Result<(), Error>| {
+        outcomes.push((C::from(step), CheckOutcome::from(result)));
     };
 
     let Decoded {
@@ -146,29 +281,31 @@ pub(crate) fn run(
         check_chain(procedure, &leaf, &intermediates, roots, now),
     );
     record(Step::Signature, jws.verify_with_certificate(&leaf));
-    let nonce = check_nonce(procedure, &response, expected.nonce);
+    let nonce = check_nonce(procedure, &response, input.expected_nonce);
     record(Step::Nonce, status(&nonce));
-    let timestamp_ms = check_timestamp(&response, expected.freshness, now);
+    let timestamp_ms = check_timestamp(&response, input.freshness, now);
     record(Step::Timestamp, status(&timestamp_ms));
-    let package_name = check_package_name(&response, expected.package_name);
+    let package_name = check_package_name(&response, input.package_name);
     record(Step::PackageName, status(&package_name));
-    let app_integrity = check_certificate_digests(&response, expected.certificate_digests);
+    let app_integrity = check_certificate_digests(&response, input.certificate_digests);
     record(Step::CertificateDigest, status(&app_integrity));
 
-    let all_passed = steps
+    let all_passed = outcomes
         .iter()
         .all(|(_, outcome)| *outcome == CheckOutcome::Passed);
-    let passed = match (all_passed, nonce, timestamp_ms, package_name, app_integrity) {
-        (true, Ok(nonce), Ok(timestamp_ms), Ok(package_name), Ok(app_integrity)) => Some(Passed {
-            response,
-            nonce,
-            timestamp_ms,
-            package_name,
-            app_integrity,
-        }),
+    let verified = match (all_passed, nonce, timestamp_ms, package_name, app_integrity) {
+        (true, Ok(nonce), Ok(timestamp_ms), Ok(package_name), Ok(app_integrity)) => {
+            Some(VerifiedResult {
+                payload: ResultPayload::new(response),
+                nonce,
+                timestamp_ms,
+                package_name,
+                app_integrity,
+            })
+        }
         _ => None,
     };
-    Outcome { steps, passed }
+    CheckReport::new(outcomes, verified, procedure.result)
 }
 
 /// Returns the pass or fail part of a check that also produced a value.
@@ -285,23 +422,7 @@ fn check_timestamp(response: &Response, freshness: Freshness, now: UnixTime) -> 
     let timestamp_ms = response.timestamp_ms.ok_or(Error::MissingField {
         what: "timestampMs",
     })?;
-    let now_ms = now.as_secs().saturating_mul(1000);
-    let max_age_ms = freshness.max_age_secs.saturating_mul(1000);
-    let max_skew_ms = freshness.max_future_skew_secs.saturating_mul(1000);
-    if timestamp_ms.saturating_add(max_age_ms) < now_ms {
-        return Err(Error::EvidenceTooOld {
-            timestamp_ms,
-            now_ms,
-            max_age_ms,
-        });
-    }
-    if timestamp_ms > now_ms.saturating_add(max_skew_ms) {
-        return Err(Error::EvidenceFromFuture {
-            timestamp_ms,
-            now_ms,
-            max_skew_ms,
-        });
-    }
+    freshness.check(timestamp_ms, now)?;
     Ok(timestamp_ms)
 }
 

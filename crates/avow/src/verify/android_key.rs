@@ -3,17 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use avow_attest::Roots;
 use avow_attest::android_key::{
-    self, AndroidKeyInput, AndroidKeyReport, Revocation, SigningCertificates, StatusList,
-    VerifiedAndroidKey,
+    self, AndroidKeyCheck, AndroidKeyInput, Revocation, StatusList, VerifiedAndroidKey,
 };
 use avow_attest::encoding::{decode_base64_any, encode_base64url};
 use avow_attest::verdict::TrustLevel;
+use avow_attest::{CertificateDigests, Roots};
 use clap::Args;
 
-use super::safetynet::verdict_summary;
-use super::{parse_time, print_report, unix};
+use super::{
+    decode_base64_option, parse_digests, parse_time, print_check_report, read_file, roots_or, unix,
+    verdict_summary,
+};
 
 /// Arguments of `avow verify android-key`.
 #[derive(Debug, Args)]
@@ -50,27 +51,13 @@ pub(crate) struct AndroidKeyArgs {
 /// Runs `avow verify android-key`.
 pub(crate) fn verify(args: &AndroidKeyArgs) -> Result<ExitCode, String> {
     let certificates = read_chain(&args.chain)?;
-    let nonce = decode_base64_any(&args.nonce).map_err(|_| "--nonce is not base64".to_owned())?;
-    let digests = args
-        .signature_digests
-        .iter()
-        .map(|digest| {
-            decode_base64_any(digest)
-                .ok()
-                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                .ok_or_else(|| {
-                    format!("--signature-digest {digest:?} is not a base64 SHA-256 digest")
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let nonce = decode_base64_option(&args.nonce, "--nonce")?;
+    let digests = parse_digests(&args.signature_digests, "--signature-digest")?;
     let now = parse_time(&args.at)?;
-    let roots = match &args.root {
-        Some(path) => read_roots(path)?,
-        None => Roots::google_hardware_attestation(),
-    };
+    let roots = roots_or(args.root.as_deref(), Roots::google_hardware_attestation)?;
     let status_list = match &args.status_list {
         Some(path) => {
-            let bytes = read(path)?;
+            let bytes = read_file(path)?;
             Some(
                 StatusList::parse(&bytes)
                     .map_err(|error| format!("{}: {error}", path.display()))?,
@@ -83,33 +70,20 @@ pub(crate) fn verify(args: &AndroidKeyArgs) -> Result<ExitCode, String> {
         certificate_chain: &certificates,
         expected_nonce: &nonce,
         package_name: &args.package,
-        signing_certificates: if digests.is_empty() {
-            SigningCertificates::NotChecked
-        } else {
-            SigningCertificates::AnyOf(&digests)
-        },
+        signing_certificates: CertificateDigests::registered_or_not_compared(&digests),
         revocation: match &status_list {
             Some(list) => Revocation::StatusList(list),
             None => Revocation::NotChecked,
         },
     };
     let report = android_key::verify_android_key_report(&input, &roots, unix(now));
-    Ok(print(&report, args.json))
-}
-
-fn print(report: &AndroidKeyReport, as_json: bool) -> ExitCode {
-    let checks: Vec<_> = report
-        .outcomes()
-        .iter()
-        .map(|(check, outcome)| (check.name(), check.description(), outcome))
-        .collect();
-    let failure = report.first_failure().map(|(_, error)| error.clone());
-    let summary = report
-        .clone()
-        .into_result()
-        .ok()
-        .map(|verified| summary(&verified));
-    print_report(&checks, failure.as_ref(), summary, as_json)
+    Ok(print_check_report(
+        &report,
+        AndroidKeyCheck::name,
+        AndroidKeyCheck::description,
+        summary,
+        args.json,
+    ))
 }
 
 fn summary(verified: &VerifiedAndroidKey) -> serde_json::Value {
@@ -153,7 +127,7 @@ fn summary(verified: &VerifiedAndroidKey) -> serde_json::Value {
 
 /// Reads a chain given as PEM blocks or as a JSON array of base64 DER certificates.
 fn read_chain(path: &Path) -> Result<Vec<Vec<u8>>, String> {
-    let bytes = read(path)?;
+    let bytes = read_file(path)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| format!("{} is not text (PEM or JSON)", path.display()))?;
     let certificates = if text.contains("-----BEGIN CERTIFICATE-----") {
@@ -192,17 +166,4 @@ fn pem_certificates(text: &str) -> Option<Vec<Vec<u8>>> {
         rest = &body_and_rest[end + END.len()..];
     }
     Some(certificates)
-}
-
-fn read_roots(path: &Path) -> Result<Roots, String> {
-    let pem = read(path)?;
-    let mut roots = Roots::empty();
-    roots
-        .add_pem(&pem)
-        .map_err(|error| format!("{}: {error}", path.display()))?;
-    Ok(roots)
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
 }

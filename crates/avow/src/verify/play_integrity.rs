@@ -6,14 +6,16 @@ use std::process::ExitCode;
 
 use avow_attest::encoding::decode_base64_any;
 use avow_attest::play_integrity::{
-    self, CertificateDigests, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_FUTURE_SKEW_SECS, ExpectedRequest,
-    Freshness, PlayIntegrityKeys, PlayIntegrityReport, RequestBinding, VerifiedPlayIntegrity,
+    self, ExpectedRequest, PlayIntegrityCheck, PlayIntegrityKeys, PlayIntegrityReport,
+    RequestBinding, VerifiedPlayIntegrity,
 };
-use avow_attest::verdict::{AppIntegrity, DeviceIntegrity};
+use avow_attest::{CertificateDigests, Freshness};
 use clap::Args;
-use serde_json::json;
 
-use super::{parse_time, print_report, read_evidence, unix};
+use super::{
+    FreshnessArgs, decode_base64_option, parse_digests, parse_time, print_check_report,
+    read_evidence, unix, verdict_summary,
+};
 
 /// Arguments of `avow verify play-integrity`.
 #[derive(Debug, Args)]
@@ -61,12 +63,8 @@ pub(crate) struct ExpectationArgs {
     /// Verification time (RFC 3339), such as the capture time of the verdict.
     #[arg(long)]
     at: String,
-    /// Maximum age of the verdict at the verification time, seconds.
-    #[arg(long, default_value_t = DEFAULT_MAX_AGE_SECS)]
-    max_age_secs: u64,
-    /// Allowed clock skew for verdicts from the future, seconds.
-    #[arg(long, default_value_t = DEFAULT_MAX_FUTURE_SKEW_SECS)]
-    max_future_skew_secs: u64,
+    #[command(flatten)]
+    freshness: FreshnessArgs,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -103,34 +101,17 @@ enum Binding {
 impl Expectation {
     fn parse(args: &ExpectationArgs) -> Result<Self, String> {
         let binding = match (&args.binding.nonce, &args.binding.request_hash) {
-            (Some(nonce), None) => Binding::Nonce(
-                decode_base64_any(nonce).map_err(|_| "--nonce is not base64".to_owned())?,
-            ),
+            (Some(nonce), None) => Binding::Nonce(decode_base64_option(nonce, "--nonce")?),
             (None, Some(hash)) => Binding::RequestHash(decode_request_hash(hash)?),
             _ => return Err("give exactly one of --nonce and --request-hash".to_owned()),
         };
-        let digests = args
-            .certificate_digests
-            .iter()
-            .map(|digest| {
-                decode_base64_any(digest)
-                    .ok()
-                    .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                    .ok_or_else(|| {
-                        format!("--certificate-digest {digest:?} is not a base64 SHA-256 digest")
-                    })
-            })
-            .collect::<Result<_, _>>()?;
         Ok(Self {
             package: args.package.clone(),
             binding,
-            digests,
+            digests: parse_digests(&args.certificate_digests, "--certificate-digest")?,
             min_version_code: args.min_version_code,
             now: parse_time(&args.at)?,
-            freshness: Freshness {
-                max_age_secs: args.max_age_secs,
-                max_future_skew_secs: args.max_future_skew_secs,
-            },
+            freshness: args.freshness.freshness(),
             as_json: args.json,
         })
     }
@@ -142,11 +123,7 @@ impl Expectation {
                 Binding::Nonce(bytes) => RequestBinding::Nonce(bytes),
                 Binding::RequestHash(bytes) => RequestBinding::RequestHash(bytes),
             },
-            certificate_digests: if self.digests.is_empty() {
-                CertificateDigests::NotCompared
-            } else {
-                CertificateDigests::Registered(&self.digests)
-            },
+            certificate_digests: CertificateDigests::registered_or_not_compared(&self.digests),
             min_version_code: self.min_version_code,
         }
     }
@@ -184,51 +161,52 @@ pub(crate) fn verify_decoded(args: &DecodedArgs) -> Result<ExitCode, String> {
 }
 
 fn print(report: &PlayIntegrityReport, expectation: &Expectation) -> ExitCode {
-    let checks: Vec<_> = report
-        .outcomes()
-        .iter()
-        .map(|(check, outcome)| (check.name(), check.description(), outcome))
-        .collect();
-    let failure = report.first_failure().map(|(_, error)| error.clone());
-    let summary = report
-        .clone()
-        .into_result()
-        .ok()
-        .map(|verified| summary(&verified, !expectation.digests.is_empty()));
-    print_report(&checks, failure.as_ref(), summary, expectation.as_json)
+    let digests_compared = !expectation.digests.is_empty();
+    print_check_report(
+        report,
+        PlayIntegrityCheck::name,
+        PlayIntegrityCheck::description,
+        |verified| summary(verified, digests_compared),
+        expectation.as_json,
+    )
 }
 
 fn summary(verified: &VerifiedPlayIntegrity, digests_compared: bool) -> serde_json::Value {
-    let verdict = verified.verdict();
-    let flags: Vec<&str> = verdict
-        .risk_flags
+    let mut summary = verdict_summary(verified.verdict());
+    summary["timestamp_ms"] = verified.timestamp_ms().into();
+    summary["request_package_name"] = verified.request_package_name().into();
+    summary["app_recognition_verdict"] = verified
+        .app_recognition_verdict()
+        .map(|label| label.as_str())
+        .into();
+    summary["certificate_digests_compared"] = digests_compared.into();
+    summary["version_code"] = verified.version_code().into();
+    summary["device_recognition_verdict"] = verified
+        .device_recognition_labels()
         .iter()
-        .map(|flag| flag.as_str())
-        .collect();
-    json!({
-        "app_integrity": app_integrity_name(verdict.app_integrity),
-        "device_integrity": device_integrity_name(verdict.device_integrity),
-        "risk_flags": flags,
-        "timestamp_ms": verified.timestamp_ms(),
-        "request_package_name": verified.request_package_name(),
-        "app_recognition_verdict": verified.app_recognition_verdict().map(|label| label.as_str()),
-        "certificate_digests_compared": digests_compared,
-        "version_code": verified.version_code(),
-        "device_recognition_verdict": verified
-            .device_recognition_labels()
-            .iter()
-            .map(|label| label.as_str())
-            .collect::<Vec<_>>(),
-        "device_activity_level": verified.device_activity_level().map(|level| level.as_str()),
-        "app_licensing_verdict": verified.app_licensing_verdict().map(|label| label.as_str()),
-        "play_protect_verdict": verified.play_protect_verdict().map(|label| label.as_str()),
-        "apps_detected": verified
-            .apps_detected()
-            .iter()
-            .map(|label| label.as_str())
-            .collect::<Vec<_>>(),
-        "testing_response": verified.is_testing_response(),
-    })
+        .map(|label| label.as_str())
+        .collect::<Vec<_>>()
+        .into();
+    summary["device_activity_level"] = verified
+        .device_activity_level()
+        .map(|level| level.as_str())
+        .into();
+    summary["app_licensing_verdict"] = verified
+        .app_licensing_verdict()
+        .map(|label| label.as_str())
+        .into();
+    summary["play_protect_verdict"] = verified
+        .play_protect_verdict()
+        .map(|label| label.as_str())
+        .into();
+    summary["apps_detected"] = verified
+        .apps_detected()
+        .iter()
+        .map(|label| label.as_str())
+        .collect::<Vec<_>>()
+        .into();
+    summary["testing_response"] = verified.is_testing_response().into();
+    summary
 }
 
 /// Decodes a request hash given on the command line: hex when it is an even number of hex
@@ -242,21 +220,4 @@ fn decode_request_hash(text: &str) -> Result<Vec<u8>, String> {
         return hex::decode(text).map_err(|_| "--request-hash is not hex".to_owned());
     }
     decode_base64_any(text).map_err(|_| "--request-hash is neither hex nor base64".to_owned())
-}
-
-fn app_integrity_name(app_integrity: AppIntegrity) -> &'static str {
-    match app_integrity {
-        AppIntegrity::Unevaluated => "unevaluated",
-        AppIntegrity::Unrecognized => "unrecognized",
-        AppIntegrity::Recognized => "recognized",
-    }
-}
-
-fn device_integrity_name(device_integrity: DeviceIntegrity) -> &'static str {
-    match device_integrity {
-        DeviceIntegrity::None => "none",
-        DeviceIntegrity::Basic => "basic",
-        DeviceIntegrity::Device => "device",
-        DeviceIntegrity::Strong => "strong",
-    }
 }
