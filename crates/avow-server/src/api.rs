@@ -13,13 +13,20 @@ use avow_token::{AttestationClaim, Claims};
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use avow_policy::{
+    AppVersion, OutageDecision, OutageSubject, Outcome, Platform, QuotaState, RefreshDecision,
+    RefreshSubject, Subject, evaluate, evaluate_outage, evaluate_refresh,
+};
+
 use crate::AppState;
+use crate::decide::{self, DecisionContext, Denial, PeerAddr, VerdictRecord, platform_of};
 use crate::error::ApiError;
 use crate::evidence::{self, Evidence, EvidenceError};
+use crate::policy::ActivePolicy;
 
 /// Nonce size in bytes.
 const NONCE_LEN: usize = 32;
@@ -98,6 +105,9 @@ pub struct AttestRequest {
     pub nonce: String,
     /// The evidence, one member per provider.
     pub evidence: Evidence,
+    /// The region the client declares. Recorded, never trusted to choose the market.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// Token response of `POST /v1/attest` and `POST /v1/refresh`.
@@ -117,9 +127,12 @@ pub struct TokenResponse {
     pub verdict: AttestationClaim,
 }
 
-/// Verifies the evidence of every provider in the request and issues a token.
+/// Verifies the evidence of every provider in the request, applies the app's policy and
+/// issues a token.
 pub async fn attest(
     State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
     body: Result<Json<AttestRequest>, JsonRejection>,
 ) -> Result<Json<TokenResponse>, Response> {
     let Json(request) = body.map_err(|rejection| ApiError::from(rejection).into_response())?;
@@ -128,15 +141,77 @@ pub async fn attest(
         .map_err(IntoResponse::into_response)?;
     let nonce = decode_nonce(&request.nonce).map_err(IntoResponse::into_response)?;
     evidence::precheck(&app, &request.evidence)
-        .map_err(|error| evidence_error_response(&app.id, error))?;
+        .map_err(|error| evidence_error_response(&state, &app.id, error))?;
     consume_nonce(&state, &nonce, &app.id)
         .await
         .map_err(IntoResponse::into_response)?;
 
     let now = state.now();
-    let verified = evidence::verify(&state, &app, &request.evidence, &nonce, now)
+    let active = state
+        .policies
+        .active(state.store.as_ref(), &app.id)
         .await
-        .map_err(|error| evidence_error_response(&app.id, error))?;
+        .map_err(|error| ApiError::internal(&error).into_response())?;
+    let resolution = state
+        .markets
+        .resolve(&headers, peer, request.region.as_deref());
+    let market = resolution.market().map(|market| market.as_str().to_owned());
+
+    let verified = match evidence::verify(&state, &app, &request.evidence, &nonce, now).await {
+        Ok(verified) => verified,
+        Err(EvidenceError::ProviderUnavailable(provider, error)) => {
+            state
+                .metrics
+                .provider_outage(provider.as_str(), error.reason());
+            return Err(outage_response(
+                &state,
+                &app,
+                &active,
+                market.as_deref(),
+                provider,
+                None,
+                now,
+            )
+            .await);
+        }
+        Err(error) => return Err(evidence_error_response(&state, &app.id, error)),
+    };
+
+    let existing = match &verified.key {
+        Some(key) => state
+            .store
+            .install(&app.id, &key.key_id)
+            .await
+            .map_err(|error| ApiError::from(error).into_response())?,
+        None => None,
+    };
+    let debug_device = match &verified.key {
+        Some(key) => state
+            .store
+            .is_debug_device(&app.id, &key.key_id, now)
+            .await
+            .map_err(|error| ApiError::from(error).into_response())?,
+        None => false,
+    };
+    let platform = platform_of(&app);
+    let app_version = verified
+        .app_version
+        .as_deref()
+        .and_then(|version| parse_app_version(platform, version));
+    let decision = evaluate(
+        &active.policy,
+        &Subject {
+            platform,
+            market: market.as_deref(),
+            verdict: &verified.combined,
+            providers: &verified.providers,
+            app_version,
+            debug_device,
+            banned: existing
+                .as_ref()
+                .is_some_and(|install| install.ban.is_some()),
+        },
+    );
 
     let providers: Vec<String> = verified
         .providers
@@ -156,11 +231,13 @@ pub async fn attest(
         "attestation",
     );
 
-    let install = match &verified.key {
-        Some(key) => {
+    let install = match (&verified.key, decision.enforced_outcome) {
+        (Some(key), Outcome::Allow) => {
             let stored = StoredVerdict {
                 claim: claim.clone(),
                 device_check_bits: verified.device_check_bits,
+                verdict: Some(VerdictRecord::from_verdict(&verified.combined)),
+                app_version: verified.app_version.clone(),
             };
             let install = state
                 .store
@@ -183,13 +260,302 @@ pub async fn attest(
                 .map_err(|error| ApiError::from(error).into_response())?;
             Some(install)
         }
-        None => None,
+        _ => existing,
     };
+    count_quota(&state, &app, &verified.providers, now).await;
 
-    log_decision(&app.id, &claim.prv.join("+"), "allow", "attested");
-    issue_token(&state, &app, install.as_ref(), claim)
-        .map(Json)
-        .map_err(IntoResponse::into_response)
+    decide::record(
+        &state,
+        DecisionContext {
+            kind: "attest",
+            app: &app,
+            install_id: install.as_ref().map(|install| install.id.as_str()),
+            providers: &verified.providers,
+            verdict: Some(&verified.combined),
+            app_version: verified.app_version.as_deref(),
+            policy_version: active.version,
+            market: &decision.market,
+            outcome: decision.outcome,
+            enforced_outcome: decision.enforced_outcome,
+            reasons: decision.reason_codes(),
+            now,
+        },
+        false,
+    )
+    .await;
+
+    if decision.enforced_outcome == Outcome::Deny {
+        return Err(deny_response(&state, &app, &decision, claim, now));
+    }
+    state.metrics.token_issued(&app.id, "attest");
+    issue_token(
+        &state,
+        &app,
+        install.as_ref(),
+        claim,
+        decision.token_lifetime_secs,
+    )
+    .map(Json)
+    .map_err(IntoResponse::into_response)
+}
+
+/// Counts the provider calls that spend a daily quota, and publishes their use.
+async fn count_quota(state: &AppState, app: &App, providers: &[Provider], now: i64) {
+    if !providers.contains(&Provider::PlayIntegrity) {
+        return;
+    }
+    let limit = state.config.quota.play_integrity_per_app_per_day;
+    let day = decide::quota_day(now);
+    let scope = QUOTA_SCOPE_PLAY_INTEGRITY;
+    let limit_i64 = i64::try_from(limit).unwrap_or(i64::MAX);
+    match state
+        .store
+        .increment_daily_counter(scope, &app.id, &day, limit_i64)
+        .await
+    {
+        Ok(Some(used)) => {
+            state.metrics.quota(
+                "play_integrity",
+                &app.id,
+                u64::try_from(used).unwrap_or(0),
+                limit,
+            );
+        }
+        Ok(None) => {
+            // The app already spent its budget; Google enforces the limit itself, so this
+            // call was one of its last. The gauge shows the budget as used up.
+            state.metrics.quota("play_integrity", &app.id, limit, limit);
+            tracing::warn!(app_id = %app.id, limit, "Play Integrity daily quota used up");
+        }
+        Err(error) => {
+            tracing::error!(%error, app_id = %app.id, "counting Play Integrity quota failed");
+        }
+    }
+}
+
+/// Returns the quota state of the provider a new attestation of `app` would call.
+async fn quota_state(state: &AppState, app: &App, now: i64) -> QuotaState {
+    if app.platform != "android" {
+        return QuotaState::Unmetered;
+    }
+    let limit = state.config.quota.play_integrity_per_app_per_day;
+    let used = state
+        .store
+        .daily_counter(QUOTA_SCOPE_PLAY_INTEGRITY, &app.id, &decide::quota_day(now))
+        .await
+        .unwrap_or(0);
+    let used = u64::try_from(used).unwrap_or(0);
+    QuotaState::Budget {
+        remaining: limit.saturating_sub(used),
+        limit,
+    }
+}
+
+/// The daily counter scope of Play Integrity calls per app.
+pub const QUOTA_SCOPE_PLAY_INTEGRITY: &str = "quota:play_integrity";
+/// The daily counter scope of reduced-trust tokens per install.
+const REDUCED_SCOPE: &str = "reduced_tokens";
+
+fn parse_app_version(platform: Platform, version: &str) -> Option<AppVersion> {
+    match platform {
+        Platform::Android => version.parse::<u64>().ok().map(AppVersion::Android),
+        Platform::Ios => version.parse().ok().map(AppVersion::Ios),
+    }
+}
+
+/// Answers a request whose provider is unavailable, as the policy decides: deny, ask for
+/// other providers, or issue a short reduced-trust token to a known install.
+async fn outage_response(
+    state: &AppState,
+    app: &App,
+    active: &ActivePolicy,
+    market: Option<&str>,
+    provider: Provider,
+    install: Option<&Install>,
+    now: i64,
+) -> Response {
+    let reduced_today = match install {
+        Some(install) => state
+            .store
+            .daily_counter(REDUCED_SCOPE, &install.id, &decide::utc_day(now))
+            .await
+            .unwrap_or(0),
+        None => 0,
+    };
+    let decision = evaluate_outage(
+        &active.policy,
+        &OutageSubject {
+            platform: platform_of(app),
+            market,
+            provider,
+            has_install: install.is_some(),
+            reduced_issued_today: u32::try_from(reduced_today).unwrap_or(u32::MAX),
+            banned: install.is_some_and(|install| install.ban.is_some()),
+        },
+    );
+    let market_label = active.policy.resolve_market(market);
+    let record = |outcome, reasons: Vec<&'static str>, reduced| {
+        decide::record(
+            state,
+            DecisionContext {
+                kind: "outage",
+                app,
+                install_id: install.map(|install| install.id.as_str()),
+                providers: std::slice::from_ref(&provider),
+                verdict: None,
+                app_version: None,
+                policy_version: active.version,
+                market: &market_label,
+                outcome,
+                enforced_outcome: outcome,
+                reasons,
+                now,
+            },
+            reduced,
+        )
+    };
+    match decision {
+        OutageDecision::Reduced {
+            token_lifetime_secs,
+            ..
+        } => {
+            let Some(install) = install else {
+                // A reduced token stands on an earlier verdict, and a request without a known
+                // install has none; monitor mode lands here for new installs.
+                record(Outcome::Deny, vec!["install_unknown"], false).await;
+                return provider_unavailable(provider, "install_unknown", &[]);
+            };
+            let counted = state
+                .store
+                .increment_daily_counter(
+                    REDUCED_SCOPE,
+                    &install.id,
+                    &decide::utc_day(now),
+                    i64::from(
+                        active
+                            .policy
+                            .rules_for(market)
+                            .reduced_max_per_install_per_day,
+                    ),
+                )
+                .await;
+            if !matches!(counted, Ok(Some(_))) {
+                record(Outcome::Deny, vec!["reduced_limit_reached"], false).await;
+                return provider_unavailable(provider, "reduced_limit_reached", &[]);
+            }
+            let claim = match stored_claim(install) {
+                Ok(mut claim) => {
+                    claim.via = "reduced".to_owned();
+                    claim.red = true;
+                    claim
+                }
+                Err(error) => return error.into_response(),
+            };
+            record(Outcome::Allow, vec!["provider_unavailable"], true).await;
+            state.metrics.token_issued(&app.id, "reduced");
+            match issue_token(state, app, Some(install), claim, token_lifetime_secs) {
+                Ok(response) => Json(response).into_response(),
+                Err(error) => error.into_response(),
+            }
+        }
+        OutageDecision::Fallback { providers } => {
+            record(Outcome::Deny, vec!["provider_fallback"], false).await;
+            let names: Vec<&str> = providers.iter().map(|provider| provider.as_str()).collect();
+            provider_unavailable(provider, "provider_fallback", &names)
+        }
+        OutageDecision::Deny { reason } => {
+            record(Outcome::Deny, vec![reason.code()], false).await;
+            provider_unavailable(provider, reason.code(), &[])
+        }
+    }
+}
+
+/// A 424 answer to an outage, with a retry hint and, for a fallback, the providers to use.
+fn provider_unavailable(provider: Provider, reason: &'static str, fallback: &[&str]) -> Response {
+    let message = if fallback.is_empty() {
+        format!(
+            "{} cannot produce or check evidence right now; retry later",
+            provider.as_str()
+        )
+    } else {
+        format!(
+            "{} is unavailable; attest again with: {}",
+            provider.as_str(),
+            fallback.join(", ")
+        )
+    };
+    let status_reason = if reason == "provider_fallback" {
+        "provider_fallback"
+    } else {
+        "provider_unavailable"
+    };
+    let mut response =
+        ApiError::new(StatusCode::FAILED_DEPENDENCY, status_reason, message).into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(PROVIDER_RETRY_AFTER_SECS),
+    );
+    response
+}
+
+/// Answers a request the policy denied: a decoy token (status 200) or a 403.
+fn deny_response(
+    state: &AppState,
+    app: &App,
+    decision: &avow_policy::Decision,
+    claim: AttestationClaim,
+    now: i64,
+) -> Response {
+    match deny_result(state, app, decision, claim, now) {
+        Ok(decoy) => decoy.into_response(),
+        Err(response) => *response,
+    }
+}
+
+fn deny_result(
+    state: &AppState,
+    app: &App,
+    decision: &avow_policy::Decision,
+    claim: AttestationClaim,
+    now: i64,
+) -> Result<Json<TokenResponse>, Box<Response>> {
+    let internal =
+        |error: &dyn std::fmt::Display| Box::new(ApiError::internal(error).into_response());
+    match decide::denial(app, decision, state.config.reveal_rejection_reasons) {
+        Denial::Decoy => {
+            // The app sees an ordinary token; no backend accepts its signing key.
+            let token = state
+                .decoy_signer
+                .sign(&Claims {
+                    iss: state.config.issuer.clone(),
+                    sub: app.id.clone(),
+                    aud: app.id.clone(),
+                    iat: u64::try_from(now).unwrap_or(0),
+                    exp: u64::try_from(now).unwrap_or(0) + decision.token_lifetime_secs,
+                    jti: avow_token::new_token_id().map_err(|error| internal(&error))?,
+                    ins: None,
+                    att: claim.clone(),
+                })
+                .map_err(|error| internal(&error))?;
+            Ok(Json(TokenResponse {
+                token,
+                expires_at: u64::try_from(now).unwrap_or(0) + decision.token_lifetime_secs,
+                install_id: None,
+                key_id: None,
+                verdict: claim,
+            }))
+        }
+        Denial::Error { reasons, reveal } => {
+            let message = if reveal {
+                format!("rejected by the app's policy: {}", reasons.join(", "))
+            } else {
+                "attestation rejected".to_owned()
+            };
+            Err(Box::new(
+                ApiError::forbidden("rejected_by_policy", message).into_response(),
+            ))
+        }
+    }
 }
 
 /// The verdict as stored with an install, so refreshes carry it into new tokens.
@@ -198,6 +564,12 @@ struct StoredVerdict {
     claim: AttestationClaim,
     #[serde(default)]
     device_check_bits: Option<(bool, bool)>,
+    /// The combined verdict, which refreshes re-evaluate against the current policy.
+    #[serde(default)]
+    verdict: Option<VerdictRecord>,
+    /// The app version the evidence reported at attestation.
+    #[serde(default)]
+    app_version: Option<String>,
 }
 
 /// `POST /v1/refresh` request.
@@ -210,6 +582,27 @@ pub struct RefreshRequest {
     pub nonce: String,
     /// The proof of possession: exactly one member.
     pub proof: Proof,
+    /// The app's version as the app reports it (Android version code or iOS bundle version).
+    /// A change asks for a new attestation when the policy says so.
+    #[serde(default)]
+    pub app_version: Option<String>,
+    /// The region the client declares. Recorded, never trusted to choose the market.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The error the platform provider gave the app when it tried to attest again.
+    #[serde(default)]
+    pub provider_error: Option<ReportedProviderError>,
+}
+
+/// A provider error the app reports, such as Play Integrity's `TOO_MANY_REQUESTS` (-8) or App
+/// Attest's `serverUnavailable`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportedProviderError {
+    /// The provider, as in `evidence` members (`play_integrity`, `app_attest`, …).
+    pub provider: String,
+    /// The provider's error code or name, recorded for the operator.
+    pub code: String,
 }
 
 /// Proof of possession of an install's key.
@@ -246,58 +639,231 @@ pub struct KeySignatureProof {
 /// called.
 pub async fn refresh(
     State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
     body: Result<Json<RefreshRequest>, JsonRejection>,
-) -> Result<Json<TokenResponse>, ApiError> {
-    let Json(request) = body?;
-    let app = find_app(&state, &request.app_id).await?;
-    let nonce = decode_nonce(&request.nonce)?;
+) -> Result<Json<TokenResponse>, Response> {
+    let Json(request) = body.map_err(|rejection| ApiError::from(rejection).into_response())?;
+    let app = find_app(&state, &request.app_id)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let nonce = decode_nonce(&request.nonce).map_err(IntoResponse::into_response)?;
     let (key_id, proof) = match (request.proof.app_attest, request.proof.key_signature) {
         (Some(proof), None) => (
-            decode_key_id(&proof.key_id)?,
+            decode_key_id(&proof.key_id).map_err(IntoResponse::into_response)?,
             RefreshProof::Assertion(proof.assertion),
         ),
         (None, Some(proof)) => (
-            decode_key_id(&proof.key_id)?,
+            decode_key_id(&proof.key_id).map_err(IntoResponse::into_response)?,
             RefreshProof::Signature(proof.signature),
         ),
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_proof",
                 "proof must contain exactly one of app_attest and key_signature",
-            ));
+            )
+            .into_response());
         }
+    };
+    let reported_provider = match &request.provider_error {
+        Some(reported) => Some(Provider::parse(&reported.provider).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_provider_error",
+                format!(
+                    "provider_error.provider {:?} is not a provider",
+                    reported.provider
+                ),
+            )
+            .into_response()
+        })?),
+        None => None,
     };
 
     let install = state
         .store
         .install(&app.id, &key_id)
-        .await?
+        .await
+        .map_err(|error| ApiError::from(error).into_response())?
         .ok_or_else(|| {
             ApiError::not_found(
                 "install_not_found",
                 "no attested or registered key with this key id for this app; attest it with \
              POST /v1/attest",
             )
+            .into_response()
         })?;
-    let stored: StoredVerdict = serde_json::from_str(&install.verdict)
-        .map_err(|error| ApiError::internal(&format_args!("stored verdict is invalid: {error}")))?;
+    let stored: StoredVerdict = serde_json::from_str(&install.verdict).map_err(|error| {
+        ApiError::internal(&format_args!("stored verdict is invalid: {error}")).into_response()
+    })?;
 
-    consume_nonce(&state, &nonce, &app.id).await?;
+    consume_nonce(&state, &nonce, &app.id)
+        .await
+        .map_err(IntoResponse::into_response)?;
     let now = state.now();
     match proof {
         RefreshProof::Assertion(assertion) => {
             verify_assertion_refresh(&state, &app, &install, &key_id, &assertion, &nonce, now)
-                .await?;
+                .await
+                .map_err(IntoResponse::into_response)?;
         }
         RefreshProof::Signature(signature) => {
-            verify_signature_refresh(&app, &install, &signature, &nonce)?;
+            verify_signature_refresh(&app, &install, &signature, &nonce)
+                .map_err(IntoResponse::into_response)?;
         }
     }
 
+    let active = state
+        .policies
+        .active(state.store.as_ref(), &app.id)
+        .await
+        .map_err(|error| ApiError::internal(&error).into_response())?;
+    let resolution = state
+        .markets
+        .resolve(&headers, peer, request.region.as_deref());
+    let market = resolution.market().map(|market| market.as_str().to_owned());
+    let platform = platform_of(&app);
+    let providers: Vec<Provider> = stored
+        .claim
+        .prv
+        .iter()
+        .filter_map(|name| Provider::parse(name))
+        .collect();
+    let Some(stored_verdict) = stored.verdict.as_ref().and_then(VerdictRecord::to_verdict) else {
+        return Err(reattestation_required("verdict_missing"));
+    };
+    if let (Some(reported), Some(provider)) = (&request.provider_error, reported_provider) {
+        tracing::info!(
+            app_id = %app.id,
+            install_id = %install.id,
+            provider = provider.as_str(),
+            code = %reported.code,
+            "client reported a provider error"
+        );
+        state
+            .metrics
+            .provider_outage(provider.as_str(), "client_reported");
+    }
+    let app_version_changed = match (&request.app_version, &stored.app_version) {
+        (Some(reported), Some(attested)) => reported != attested,
+        _ => false,
+    };
+    let debug_device = state
+        .store
+        .is_debug_device(&app.id, &key_id, now)
+        .await
+        .map_err(|error| ApiError::from(error).into_response())?;
+    let decision = evaluate_refresh(
+        &active.policy,
+        &RefreshSubject {
+            platform,
+            market: market.as_deref(),
+            stored_verdict: &stored_verdict,
+            providers: &providers,
+            app_version: request
+                .app_version
+                .as_deref()
+                .and_then(|version| parse_app_version(platform, version)),
+            verdict_age_secs: u64::try_from(now - install.attested_at).unwrap_or(0),
+            app_version_changed,
+            // NOTE: nothing raises a risk change yet; bans are the operator's lever today.
+            risk_changed: false,
+            quota: quota_state(&state, &app, now).await,
+            debug_device,
+            banned: install.ban.is_some(),
+        },
+    );
+
+    let decision = match decision {
+        RefreshDecision::Reattest { reason } => {
+            if let Some(provider) = reported_provider {
+                // The app tried to attest again and its provider failed: the outage rules
+                // decide, with this install known.
+                return Err(outage_response(
+                    &state,
+                    &app,
+                    &active,
+                    market.as_deref(),
+                    provider,
+                    Some(&install),
+                    now,
+                )
+                .await);
+            }
+            let market_label = active.policy.resolve_market(market.as_deref());
+            decide::record(
+                &state,
+                DecisionContext {
+                    kind: "refresh",
+                    app: &app,
+                    install_id: Some(&install.id),
+                    providers: &providers,
+                    verdict: Some(&stored_verdict),
+                    app_version: request.app_version.as_deref(),
+                    policy_version: active.version,
+                    market: &market_label,
+                    outcome: Outcome::Deny,
+                    enforced_outcome: Outcome::Deny,
+                    reasons: vec![reason.code()],
+                    now,
+                },
+                false,
+            )
+            .await;
+            return Err(reattestation_required(reason.code()));
+        }
+        RefreshDecision::Allow(decision) | RefreshDecision::Deny(decision) => decision,
+    };
+    decide::record(
+        &state,
+        DecisionContext {
+            kind: "refresh",
+            app: &app,
+            install_id: Some(&install.id),
+            providers: &providers,
+            verdict: Some(&stored_verdict),
+            app_version: request.app_version.as_deref(),
+            policy_version: active.version,
+            market: &decision.market,
+            outcome: decision.outcome,
+            enforced_outcome: decision.enforced_outcome,
+            reasons: decision.reason_codes(),
+            now,
+        },
+        false,
+    )
+    .await;
+
     let mut claim = stored.claim;
     claim.via = "assertion".to_owned();
-    log_decision(&app.id, &install.provider, "allow", "refresh");
-    issue_token(&state, &app, Some(&install), claim).map(Json)
+    if decision.enforced_outcome == Outcome::Deny {
+        return Err(deny_response(&state, &app, &decision, claim, now));
+    }
+    state.metrics.token_issued(&app.id, "refresh");
+    issue_token(
+        &state,
+        &app,
+        Some(&install),
+        claim,
+        decision.token_lifetime_secs,
+    )
+    .map(Json)
+    .map_err(IntoResponse::into_response)
+}
+
+/// A 403 asking the client to attest again through `POST /v1/attest`.
+fn reattestation_required(reason: &'static str) -> Response {
+    ApiError::forbidden(
+        "reattestation_required",
+        format!("attest again with POST /v1/attest ({reason})"),
+    )
+    .into_response()
+}
+
+/// Returns the token claim stored with an install.
+fn stored_claim(install: &Install) -> Result<AttestationClaim, ApiError> {
+    serde_json::from_str::<StoredVerdict>(&install.verdict)
+        .map(|stored| stored.claim)
+        .map_err(|error| ApiError::internal(&format_args!("stored verdict is invalid: {error}")))
 }
 
 enum RefreshProof {
@@ -408,7 +974,7 @@ fn rejected_evidence(app_id: &str, provider: Provider, error: &avow_attest::Erro
     )
 }
 
-fn evidence_error_response(app_id: &str, error: EvidenceError) -> Response {
+fn evidence_error_response(state: &AppState, app_id: &str, error: EvidenceError) -> Response {
     match error {
         EvidenceError::BadRequest(reason, message) => {
             ApiError::bad_request(reason, message).into_response()
@@ -422,6 +988,9 @@ fn evidence_error_response(app_id: &str, error: EvidenceError) -> Response {
                 .into_response()
         }
         EvidenceError::ProviderUnavailable(provider, error) => {
+            state
+                .metrics
+                .provider_outage(provider.as_str(), error.reason());
             // An outage is an answer about the provider, not about this server: the client
             // gets a 4xx with a retry hint.
             tracing::warn!(
@@ -520,6 +1089,7 @@ fn verdict_claim(
         env: environment,
         at: u64::try_from(attested_at).unwrap_or(0),
         via: via.to_owned(),
+        red: false,
     }
 }
 
@@ -528,9 +1098,10 @@ fn issue_token(
     app: &App,
     install: Option<&Install>,
     claim: AttestationClaim,
+    lifetime_secs: u64,
 ) -> Result<TokenResponse, ApiError> {
     let now = u64::try_from(state.now()).unwrap_or(0);
-    let expires_at = now + state.config.token.lifetime_secs;
+    let expires_at = now + lifetime_secs;
     let claims = Claims {
         iss: state.config.issuer.clone(),
         sub: app.id.clone(),

@@ -47,6 +47,11 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("AVOW_APP_ATTEST_EXTRA_ROOTS", "app_attest.extra_roots"),
     ("AVOW_EVIDENCE_MAX_AGE_SECS", "evidence.max_age_secs"),
     (
+        "AVOW_QUOTA_PLAY_INTEGRITY_PER_APP_PER_DAY",
+        "quota.play_integrity_per_app_per_day",
+    ),
+    ("AVOW_REVEAL_REJECTION_REASONS", "reveal_rejection_reasons"),
+    (
         "AVOW_EVIDENCE_MAX_FUTURE_SKEW_SECS",
         "evidence.max_future_skew_secs",
     ),
@@ -131,6 +136,31 @@ pub struct Config {
     pub android_key: AndroidKeyConfig,
     /// Market resolution settings.
     pub markets: MarketsConfig,
+    /// Provider quota budgets.
+    pub quota: QuotaConfig,
+    /// Whether denied clients learn the policy's reasons even for production apps. Apps
+    /// registered for App Attest's development environment always do. Defaults to false.
+    pub reveal_rejection_reasons: bool,
+}
+
+/// Default Play Integrity budget per app per day: Google's default quota.
+pub const DEFAULT_PLAY_INTEGRITY_PER_APP_PER_DAY: u64 = 10_000;
+
+/// Provider quota budgets.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaConfig {
+    /// Play Integrity calls per app per day (Google counts days from midnight US Pacific
+    /// time). Defaults to 10000, Google's default quota.
+    pub play_integrity_per_app_per_day: u64,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        Self {
+            play_integrity_per_app_per_day: DEFAULT_PLAY_INTEGRITY_PER_APP_PER_DAY,
+        }
+    }
 }
 
 /// Default maximum age of timestamped evidence (Play Integrity, SafetyNet, Huawei) in seconds.
@@ -313,6 +343,8 @@ impl Default for Config {
             safetynet: ExtraRootsConfig::default(),
             huawei_safety_detect: ExtraRootsConfig::default(),
             android_key: AndroidKeyConfig::default(),
+            quota: QuotaConfig::default(),
+            reveal_rejection_reasons: false,
             markets: MarketsConfig::default(),
         }
     }
@@ -464,6 +496,25 @@ impl Config {
                 "AVOW_TOKEN_LIFETIME_SECS" => self.token.lifetime_secs = number(variable, &value)?,
                 "AVOW_APP_ATTEST_EXTRA_ROOTS" => {
                     self.app_attest.extra_roots = std::env::split_paths(&value).collect();
+                }
+                "AVOW_QUOTA_PLAY_INTEGRITY_PER_APP_PER_DAY" => {
+                    self.quota.play_integrity_per_app_per_day =
+                        value.parse().map_err(|_| ConfigError::Env {
+                            variable,
+                            message: "expected a whole number of calls".to_owned(),
+                        })?;
+                }
+                "AVOW_REVEAL_REJECTION_REASONS" => {
+                    self.reveal_rejection_reasons = match value.as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => {
+                            return Err(ConfigError::Env {
+                                variable,
+                                message: "expected true or false".to_owned(),
+                            });
+                        }
+                    };
                 }
                 "AVOW_EVIDENCE_MAX_AGE_SECS" => {
                     self.evidence.max_age_secs = number(variable, &value)?;

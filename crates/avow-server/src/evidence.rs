@@ -10,7 +10,9 @@
 use avow_attest::app_attest::{self, AppId, AttestationInput, Environment};
 use avow_attest::encoding::decode_base64_any;
 use avow_attest::verdict::{Provider, Verdict};
-use avow_attest::{Error as EvidenceFailure, UnixTime, android_key, device_key};
+use avow_attest::{
+    CertificateDigests, Error as EvidenceFailure, Freshness, UnixTime, android_key, device_key,
+};
 use avow_attest::{huawei_safety_detect, play_integrity, safetynet};
 use avow_store::App;
 use serde::Deserialize;
@@ -120,6 +122,8 @@ pub struct InstallKey {
     pub environment: Option<Environment>,
     /// Apple's receipt, for App Attest keys.
     pub receipt: Vec<u8>,
+    /// The app version the key's evidence reports, when it reports one.
+    pub app_version: Option<String>,
 }
 
 /// The verified evidence of one request.
@@ -136,6 +140,9 @@ pub struct VerifiedEvidence {
     pub device_check_bits: Option<(bool, bool)>,
     /// Every provider whose evidence passed, in request order, DeviceCheck included.
     pub providers: Vec<Provider>,
+    /// The app version the evidence reports: Play Integrity's version code, App Attest's
+    /// bundle version, or the device key's measured version, in that order of preference.
+    pub app_version: Option<String>,
 }
 
 /// Why the evidence of a request was not accepted.
@@ -163,44 +170,48 @@ pub async fn verify(
 ) -> Result<VerifiedEvidence, EvidenceError> {
     check_members(app, evidence)?;
     let time = unix(now);
-    let freshness = state.config.evidence.freshness();
+    let window = state.config.evidence.freshness();
+    let freshness = Freshness {
+        max_age_secs: window.max_age_secs,
+        max_future_skew_secs: window.max_future_skew_secs,
+    };
     let digests = digests_of(app);
     let mut verdicts = Vec::new();
     let mut key = None;
 
+    let mut play_integrity_version = None;
     if let Some(evidence) = &evidence.app_attest {
         let (verdict, install_key) = verify_app_attest(state, app, evidence, nonce, time)?;
         verdicts.push(verdict);
         key = Some(install_key);
     }
     if let Some(evidence) = &evidence.play_integrity {
-        verdicts.push(verify_play_integrity(state, app, evidence, nonce, time, freshness).await?);
+        let (verdict, version) =
+            verify_play_integrity(state, app, evidence, nonce, time, freshness).await?;
+        verdicts.push(verdict);
+        play_integrity_version = version;
     }
     if let Some(evidence) = &evidence.android_key {
         let (verdict, install_key) = verify_android_key(state, app, evidence, nonce, time)?;
         verdicts.push(verdict);
         key = Some(install_key);
     }
+    // SafetyNet and SysIntegrity results share one format and one input type.
+    let result_input = |jws| safetynet::ResultInput {
+        jws,
+        expected_nonce: nonce,
+        package_name: &app.package_name,
+        certificate_digests: CertificateDigests::registered_or_not_compared(&digests),
+        freshness,
+    };
     if let Some(evidence) = &evidence.safetynet {
-        let input = safetynet::SafetyNetInput {
-            jws: &evidence.jws,
-            expected_nonce: nonce,
-            package_name: &app.package_name,
-            certificate_digests: safetynet_digests(&digests),
-            freshness: safetynet_freshness(freshness),
-        };
+        let input = result_input(&evidence.jws);
         let verified = safetynet::verify_safetynet(&input, &state.providers.safetynet_roots, time)
             .map_err(|error| EvidenceError::Rejected(Provider::SafetyNet, error))?;
         verdicts.push(verified.verdict());
     }
     if let Some(evidence) = &evidence.huawei_safety_detect {
-        let input = huawei_safety_detect::SysIntegrityInput {
-            jws: &evidence.jws,
-            expected_nonce: nonce,
-            package_name: &app.package_name,
-            certificate_digests: safetynet_digests(&digests),
-            freshness: safetynet_freshness(freshness),
-        };
+        let input = result_input(&evidence.jws);
         let verified =
             huawei_safety_detect::verify_sys_integrity(&input, &state.providers.huawei_roots, time)
                 .map_err(|error| EvidenceError::Rejected(Provider::HuaweiSafetyDetect, error))?;
@@ -221,12 +232,15 @@ pub async fn verify(
     let combined = Verdict::combine(&verdicts).ok_or_else(|| {
         EvidenceError::BadRequest("missing_evidence", "evidence has no member".to_owned())
     })?;
+    let app_version =
+        play_integrity_version.or_else(|| key.as_ref().and_then(|key| key.app_version.clone()));
     Ok(VerifiedEvidence {
         verdicts,
         combined,
         key,
         device_check_bits,
         providers,
+        app_version,
     })
 }
 
@@ -365,6 +379,9 @@ fn verify_app_attest(
         public_key: verified.public_key().to_vec(),
         environment: Some(verified.environment()),
         receipt: verified.receipt().to_vec(),
+        app_version: verified
+            .extensions()
+            .and_then(|extensions| extensions.bundle_version.clone()),
     };
     Ok((verdict, key))
 }
@@ -388,18 +405,10 @@ async fn verify_play_integrity(
     evidence: &PlayIntegrityEvidence,
     nonce: &[u8],
     time: UnixTime,
-    freshness: crate::config::Freshness,
-) -> Result<Verdict, EvidenceError> {
+    freshness: Freshness,
+) -> Result<(Verdict, Option<String>), EvidenceError> {
     let digests = digests_of(app);
-    let certificate_digests = if digests.is_empty() {
-        play_integrity::CertificateDigests::NotCompared
-    } else {
-        play_integrity::CertificateDigests::Registered(&digests)
-    };
-    let freshness = play_integrity::Freshness {
-        max_age_secs: freshness.max_age_secs,
-        max_future_skew_secs: freshness.max_future_skew_secs,
-    };
+    let certificate_digests = CertificateDigests::registered_or_not_compared(&digests);
     let rejected = |error| EvidenceError::Rejected(Provider::PlayIntegrity, error);
     match (&evidence.token, &evidence.standard_token) {
         (Some(token), None) => {
@@ -412,7 +421,10 @@ async fn verify_play_integrity(
             };
             let verified = play_integrity::verify_token(token, &keys, &expected, time, freshness)
                 .map_err(rejected)?;
-            Ok(verified.verdict().clone())
+            Ok((
+                verified.verdict().clone(),
+                verified.version_code().map(|code| code.to_string()),
+            ))
         }
         (None, Some(token)) => {
             let Some(decoder) = &state.providers.play_integrity_decoder else {
@@ -438,7 +450,10 @@ async fn verify_play_integrity(
             let verified =
                 play_integrity::verify_decoded_payload(&json, &expected, time, freshness)
                     .map_err(rejected)?;
-            Ok(verified.verdict().clone())
+            Ok((
+                verified.verdict().clone(),
+                verified.version_code().map(|code| code.to_string()),
+            ))
         }
         _ => Err(EvidenceError::BadRequest(
             "invalid_play_integrity_evidence",
@@ -503,11 +518,7 @@ fn verify_android_key(
 ) -> Result<(Verdict, InstallKey), EvidenceError> {
     let chain = decode_chain(evidence)?;
     let digests = digests_of(app);
-    let signing_certificates = if digests.is_empty() {
-        android_key::SigningCertificates::NotChecked
-    } else {
-        android_key::SigningCertificates::AnyOf(&digests)
-    };
+    let signing_certificates = CertificateDigests::registered_or_not_compared(&digests);
     let revocation = match &state.providers.android_status_list {
         Some(list) => android_key::Revocation::StatusList(list),
         None => android_key::Revocation::NotChecked,
@@ -529,6 +540,16 @@ fn verify_android_key(
         public_key,
         environment: None,
         receipt: Vec::new(),
+        app_version: verified
+            .key_description()
+            .attestation_application_id()
+            .and_then(|application| {
+                application
+                    .package_infos
+                    .iter()
+                    .find(|info| info.package_name == app.package_name.as_bytes())
+            })
+            .map(|info| info.version.to_string()),
     };
     Ok((verified.verdict(), key))
 }
@@ -584,6 +605,7 @@ fn verify_device_key(
         public_key: verified.public_key().to_vec(),
         environment: None,
         receipt: Vec::new(),
+        app_version: verified.measurement().app_version.clone(),
     };
     Ok((verified.verdict().clone(), key))
 }
@@ -633,21 +655,6 @@ fn digests_of(app: &App) -> Vec<[u8; 32]> {
         .iter()
         .filter_map(|digest| <[u8; 32]>::try_from(digest.as_slice()).ok())
         .collect()
-}
-
-fn safetynet_digests(digests: &[[u8; 32]]) -> safetynet::CertificateDigests<'_> {
-    if digests.is_empty() {
-        safetynet::CertificateDigests::NotCompared
-    } else {
-        safetynet::CertificateDigests::Registered(digests)
-    }
-}
-
-fn safetynet_freshness(freshness: crate::config::Freshness) -> safetynet::Freshness {
-    safetynet::Freshness {
-        max_age_secs: freshness.max_age_secs,
-        max_future_skew_secs: freshness.max_future_skew_secs,
-    }
 }
 
 fn decode(encoded: &str, reason: &'static str, message: &str) -> Result<Vec<u8>, EvidenceError> {

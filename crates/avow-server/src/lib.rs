@@ -9,6 +9,7 @@
 //! | `POST /v1/refresh` | App Attest assertion over a fresh nonce → token |
 //! | `GET /.well-known/jwks.json` | the token verification keys |
 //! | `POST /admin/v1/apps`, `GET /admin/v1/apps` | app registration (admin key) |
+//! | `/admin/v1/apps/{id}/policy`, `/admin/v1/installs/{id}`, `/admin/v1/audit`, … | policies, installs, debug devices, quota and the audit log (admin key; see [`admin_policy`]) |
 //! | `GET /healthz`, `GET /readyz` | liveness, and readiness with a database check |
 //! | `GET /metrics` | counters and gauges in the Prometheus text format |
 //!
@@ -19,13 +20,16 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod admin_policy;
 pub mod api;
 pub mod config;
+pub mod decide;
 pub mod error;
 pub mod evidence;
 pub mod keys;
 pub mod market;
 pub mod metrics;
+pub mod policy;
 pub mod providers;
 
 use std::sync::Arc;
@@ -69,6 +73,11 @@ pub struct AppState {
     pub providers: Arc<evidence::Providers>,
     /// The master key that seals signing keys and app secrets.
     pub master_key: Arc<MasterKey>,
+    /// Parsed policies by app.
+    pub policies: Arc<policy::PolicyCache>,
+    /// The key that signs decoy tokens for denied clients. It is generated at start and never
+    /// published, so no backend accepts its tokens.
+    pub decoy_signer: Arc<avow_token::TokenSigner>,
     /// Counters and gauges served at `GET /metrics`.
     pub metrics: Arc<metrics::Metrics>,
     /// Resolves the market of a request.
@@ -173,6 +182,8 @@ impl Server {
         }
 
         let providers = evidence::Providers::from_config(&config).map_err(StartError::Providers)?;
+        let (decoy_signer, _) = avow_token::TokenSigner::generate()
+            .map_err(|_| KeyError::Crypto("decoy key generation failed"))?;
         let markets = market::MarketResolver::from_config(&config.markets)?;
 
         let first_admin_key = if store.admin_key_count().await? == 0 {
@@ -189,6 +200,8 @@ impl Server {
                 app_attest_roots: Arc::new(roots),
                 providers: Arc::new(providers),
                 master_key: Arc::new(master_key),
+                policies: Arc::new(policy::PolicyCache::default()),
+                decoy_signer: Arc::new(decoy_signer),
                 metrics: Arc::new(metrics::Metrics::new()),
                 markets: Arc::new(markets),
             },
@@ -291,6 +304,7 @@ pub fn router(state: AppState) -> Router {
             "/admin/v1/apps/{id}/device-check/two-bits",
             post(admin::device_check_two_bits),
         )
+        .merge(admin_policy::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::handler))
         .route("/readyz", get(readyz))

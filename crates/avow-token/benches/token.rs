@@ -39,6 +39,7 @@ fn claims() -> Claims {
             env: Some("production".to_owned()),
             at: ISSUED_AT,
             via: "attestation".to_owned(),
+            red: false,
         },
     }
 }

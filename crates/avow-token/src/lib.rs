@@ -76,9 +76,14 @@ pub struct AttestationClaim {
     pub env: Option<String>,
     /// Unix seconds of the attestation behind the token.
     pub at: u64,
-    /// The proof behind this token: `attestation` (full evidence) or `assertion` (a proof of
-    /// possession of the attested or registered key).
+    /// The proof behind this token: `attestation` (full evidence), `assertion` (a proof of
+    /// possession of the attested or registered key) or `reduced` (issued while the provider
+    /// was unavailable).
     pub via: String,
+    /// Reduced trust: issued under the policy's outage rules, with a shorter lifetime. Absent
+    /// when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub red: bool,
 }
 
 #[derive(Serialize)]

@@ -23,6 +23,7 @@ fn claims() -> Claims {
             env: Some("production".to_owned()),
             at: NOW,
             via: "attestation".to_owned(),
+            red: false,
         },
     }
 }

@@ -307,6 +307,7 @@ fn signed_token(signer: &TokenSigner, iat: u64) -> String {
                 env: Some("production".to_owned()),
                 at: iat,
                 via: "attestation".to_owned(),
+                red: false,
             },
         })
         .unwrap()
