@@ -173,38 +173,7 @@ impl VerifiedDeviceKey {
 }
 
 /// The outcome of every check of one registration.
-#[derive(Clone, Debug)]
-pub struct RegistrationReport {
-    outcomes: Vec<(RegistrationCheck, CheckOutcome)>,
-    verified: Option<VerifiedDeviceKey>,
-}
-
-impl RegistrationReport {
-    /// Returns each check with its outcome, in the order the checks run.
-    pub fn outcomes(&self) -> &[(RegistrationCheck, CheckOutcome)] {
-        &self.outcomes
-    }
-
-    /// Returns the first failed check and its error.
-    pub fn first_failure(&self) -> Option<(RegistrationCheck, &Error)> {
-        self.outcomes
-            .iter()
-            .find_map(|(check, outcome)| match outcome {
-                CheckOutcome::Failed(error) => Some((*check, error)),
-                _ => None,
-            })
-    }
-
-    /// Returns the verified registration, or the error of the first failed check.
-    pub fn into_result(self) -> Result<VerifiedDeviceKey, Error> {
-        if let Some((_, error)) = self.first_failure() {
-            return Err(error.clone());
-        }
-        self.verified.ok_or(Error::MissingField {
-            what: "device key registration",
-        })
-    }
-}
+pub type RegistrationReport = crate::CheckReport<RegistrationCheck, VerifiedDeviceKey>;
 
 /// Verifies a device-key registration and returns the key with its verdict.
 ///
@@ -232,16 +201,11 @@ pub fn verify_registration_report(input: &RegistrationInput<'_>) -> Registration
     let (point, measurement) = match decoded {
         Ok(decoded) => decoded,
         Err(error) => {
-            let mut outcomes = vec![(RegistrationCheck::Structure, CheckOutcome::Failed(error))];
-            outcomes.extend(
-                RegistrationCheck::ALL[1..]
-                    .iter()
-                    .map(|check| (*check, CheckOutcome::Skipped)),
+            return RegistrationReport::undecodable(
+                &RegistrationCheck::ALL,
+                error,
+                "device key registration",
             );
-            return RegistrationReport {
-                outcomes,
-                verified: None,
-            };
         }
     };
 
@@ -299,7 +263,7 @@ pub fn verify_registration_report(input: &RegistrationInput<'_>) -> Registration
             verdict,
         }
     });
-    RegistrationReport { outcomes, verified }
+    RegistrationReport::new(outcomes, verified, "device key registration")
 }
 
 /// Maps a measurement to the common verdict.

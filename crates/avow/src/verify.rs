@@ -4,6 +4,7 @@
 //! printed), 2 when the input cannot be used (unreadable file, bad encoding, bad option).
 
 mod android_key;
+mod device_key;
 mod huawei_safety_detect;
 mod play_integrity;
 mod safetynet;
@@ -15,7 +16,7 @@ use avow_attest::app_attest::{
     self, AppId, AssertionCheck, AssertionInput, AttestationCheck, AttestationInput, Environment,
 };
 use avow_attest::encoding::decode_base64_any;
-use avow_attest::verdict::{AppIntegrity, DeviceIntegrity, Verdict};
+use avow_attest::verdict::Verdict;
 use avow_attest::{
     CheckOutcome, CheckReport, DEFAULT_MAX_AGE_SECS, DEFAULT_MAX_FUTURE_SKEW_SECS, Error,
     Freshness, Roots, UnixTime, sha256,
@@ -37,6 +38,8 @@ pub(crate) enum VerifyCommand {
     AppAttest(AppAttestArgs),
     /// Verify an App Attest assertion with the attested public key.
     AppAttestAssertion(AssertionArgs),
+    /// Verify an Avow device-key registration.
+    DeviceKey(device_key::DeviceKeyArgs),
     /// Verify a Play Integrity token with the app's Play Console keys.
     PlayIntegrity(play_integrity::PlayIntegrityArgs),
     /// Verify a Play Integrity verdict that Google's decodeIntegrityToken returned.
@@ -133,6 +136,7 @@ pub(crate) fn run(command: VerifyCommand) -> ExitCode {
         VerifyCommand::AndroidKey(args) => android_key::verify(&args),
         VerifyCommand::AppAttest(args) => verify_attestation(&args),
         VerifyCommand::AppAttestAssertion(args) => verify_assertion(&args),
+        VerifyCommand::DeviceKey(args) => device_key::verify(&args),
         VerifyCommand::PlayIntegrity(args) => play_integrity::verify_token(&args),
         VerifyCommand::PlayIntegrityDecoded(args) => play_integrity::verify_decoded(&args),
         VerifyCommand::Safetynet(args) => safetynet::verify(&args),
@@ -349,27 +353,11 @@ fn verdict_summary(verdict: &Verdict) -> serde_json::Value {
         .map(|flag| flag.as_str())
         .collect();
     json!({
-        "app_integrity": app_integrity_name(verdict.app_integrity),
-        "device_integrity": device_integrity_name(verdict.device_integrity),
+        "trust": verdict.trust.as_str(),
+        "app_integrity": verdict.app_integrity.as_str(),
+        "device_integrity": verdict.device_integrity.as_str(),
         "risk_flags": flags,
     })
-}
-
-fn app_integrity_name(app_integrity: AppIntegrity) -> &'static str {
-    match app_integrity {
-        AppIntegrity::Unevaluated => "unevaluated",
-        AppIntegrity::Unrecognized => "unrecognized",
-        AppIntegrity::Recognized => "recognized",
-    }
-}
-
-fn device_integrity_name(device_integrity: DeviceIntegrity) -> &'static str {
-    match device_integrity {
-        DeviceIntegrity::None => "none",
-        DeviceIntegrity::Basic => "basic",
-        DeviceIntegrity::Device => "device",
-        DeviceIntegrity::Strong => "strong",
-    }
 }
 
 fn client_data_hash(args: &ClientDataHashArgs) -> Result<Vec<u8>, String> {
