@@ -26,8 +26,9 @@ pub struct DecisionRecord {
     pub debug_device: bool,
     /// Whether the install was banned.
     pub banned: bool,
-    /// The [`Decision::outcome`](crate::Decision::outcome) recorded at the time: what the rules
-    /// decided, not what monitor mode enforced.
+    /// The outcome to compare with. The server passes the recorded
+    /// [`Decision::enforced_outcome`](crate::Decision::enforced_outcome), what the client got,
+    /// so a dry run of a monitored app shows what enforcement would change.
     pub previous_outcome: Outcome,
 }
 

@@ -3,6 +3,8 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod device;
+mod policy;
 mod serve;
 mod token;
 mod verify;
@@ -36,6 +38,17 @@ enum Command {
     /// Register and list apps through the admin API.
     #[command(subcommand)]
     App(admin::AppCommand),
+    /// Show, validate, compare, dry-run and set app policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Explain the decisions about an install, ban it, and manage debug devices.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
+    /// Show provider calls counted against an app's daily quota.
+    #[command(subcommand)]
+    Quota(policy::QuotaCommand),
+    /// Show the audit log of administrative actions, newest first.
+    Audit(policy::AuditArgs),
     /// Inspect tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -72,6 +85,10 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::AdminKey(command) => admin::run_admin_key(command).await,
             Command::App(command) => admin::run_app(command).await,
+            Command::Policy(command) => policy::run_policy(command).await,
+            Command::Device(command) => device::run(command).await,
+            Command::Quota(command) => policy::run_quota(command).await,
+            Command::Audit(args) => policy::run_audit(args).await,
             Command::Token(command) => token::run(command).await,
             Command::Verify(command) => verify::run(command),
         }
