@@ -534,6 +534,7 @@ fn deny_result(
                     exp: u64::try_from(now).unwrap_or(0) + decision.token_lifetime_secs,
                     jti: avow_token::new_token_id().map_err(|error| internal(&error))?,
                     ins: None,
+                    pay: None,
                     att: claim.clone(),
                 })
                 .map_err(|error| internal(&error))?;
@@ -1110,6 +1111,7 @@ fn issue_token(
         exp: expires_at,
         jti: avow_token::new_token_id().map_err(|error| ApiError::internal(&error))?,
         ins: install.map(|install| install.id.clone()),
+        pay: None,
         att: claim.clone(),
     };
     let token = state

@@ -30,6 +30,7 @@ fn claims() -> Claims {
         exp: ISSUED_AT + DEFAULT_LIFETIME_SECS,
         jti: new_token_id().expect("the system random generator works"),
         ins: Some("bSrEhF8TIzIvWSPwvZ0i2-UOBre4ASH84rK15m6emNY".to_owned()),
+        pay: None,
         att: AttestationClaim {
             prv: vec!["app_attest".to_owned()],
             trust: "hardware".to_owned(),

@@ -189,7 +189,21 @@ impl TokenVerifier {
                 _ => TokenError::Malformed,
             })?
             .claims;
+        self.check_claims(&claims, now)?;
+        Ok(claims)
+    }
 
+    /// Checks `iss`, `aud`, `exp` and `iat` of claims whose signature is already verified,
+    /// at time `now` (Unix seconds).
+    ///
+    /// [`TokenVerifier::verify`] calls this after the signature check. Verifiers of other
+    /// algorithms call it on a verifier built from an empty key set, so every Avow token is
+    /// held to the same claim rules.
+    ///
+    /// # Errors
+    ///
+    /// The first failed check, in this order: `iss`, `aud`, `exp`, `iat`.
+    pub fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), TokenError> {
         if self
             .issuer
             .as_ref()
@@ -214,7 +228,7 @@ impl TokenVerifier {
                 leeway: self.leeway,
             });
         }
-        Ok(claims)
+        Ok(())
     }
 }
 

@@ -53,6 +53,10 @@ pub struct Claims {
     /// the evidence carried no key, as with Play Integrity alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ins: Option<String>,
+    /// Request binding: base64url (unpadded) SHA-256 of the value of one request header, such
+    /// as `Authorization`, that the token is only valid with. Absent for unbound tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay: Option<String>,
     /// The attestation result behind the token.
     pub att: AttestationClaim,
 }

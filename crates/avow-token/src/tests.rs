@@ -14,6 +14,7 @@ fn claims() -> Claims {
         exp: NOW + DEFAULT_LIFETIME_SECS,
         jti: new_token_id().unwrap(),
         ins: Some("install-1".to_owned()),
+        pay: None,
         att: AttestationClaim {
             prv: vec!["app_attest".to_owned()],
             trust: "hardware".to_owned(),

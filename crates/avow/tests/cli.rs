@@ -298,6 +298,7 @@ fn signed_token(signer: &TokenSigner, iat: u64) -> String {
             exp: iat + 300,
             jti: "jti".to_owned(),
             ins: Some("install".to_owned()),
+            pay: None,
             att: AttestationClaim {
                 prv: vec!["app_attest".to_owned()],
                 trust: "hardware".to_owned(),
