@@ -10,6 +10,10 @@ use crate::Error;
 #[derive(Clone, Debug)]
 pub struct Roots {
     anchors: Vec<TrustAnchor<'static>>,
+    /// Chains already verified against exactly these anchors. Clones share it; adding an anchor
+    /// gives the set a fresh one, because a chain valid under more anchors proves nothing under
+    /// fewer.
+    verified_chains: std::sync::Arc<crate::x509::ChainCache>,
 }
 
 impl Roots {
@@ -68,6 +72,7 @@ impl Roots {
     pub fn empty() -> Self {
         Self {
             anchors: Vec::new(),
+            verified_chains: std::sync::Arc::default(),
         }
     }
 
@@ -77,6 +82,7 @@ impl Roots {
         let anchor = webpki::anchor_from_trusted_cert(&certificate)
             .map_err(|_| Error::MalformedCertificate { which: "root" })?;
         self.anchors.push(anchor.to_owned());
+        self.verified_chains = std::sync::Arc::default();
         Ok(())
     }
 
@@ -98,6 +104,7 @@ impl Roots {
     /// Adds every anchor of another set.
     pub fn extend(&mut self, other: &Self) {
         self.anchors.extend(other.anchors.iter().cloned());
+        self.verified_chains = std::sync::Arc::default();
     }
 
     /// Returns how many anchors the set holds.
@@ -108,6 +115,10 @@ impl Roots {
     /// Returns whether the set holds no anchor.
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()
+    }
+
+    pub(crate) fn verified_chains(&self) -> &crate::x509::ChainCache {
+        &self.verified_chains
     }
 
     pub(crate) fn anchors(&self) -> &[TrustAnchor<'static>] {

@@ -58,6 +58,32 @@ pub(crate) fn verify_chain(
             expected: MAX_CHAIN_LEN,
         });
     }
+    // Chains issued to a host (SafetyNet, Huawei) are the same for every device for days, so a
+    // chain already verified against these anchors is looked up instead of verified again.
+    // Per-device chains (App Attest, Android keys) are never repeated and skip the cache.
+    let cache_key = dns_name.map(|name| ChainCache::key(leaf, intermediates, name));
+    if let Some(key) = &cache_key
+        && roots.verified_chains().contains(key, now.as_secs())
+    {
+        return Ok(());
+    }
+    verify_chain_uncached(leaf, intermediates, roots, now, algorithms, dns_name)?;
+    if let Some(key) = cache_key
+        && let Some(window) = common_validity(leaf, intermediates)
+    {
+        roots.verified_chains().insert(key, window);
+    }
+    Ok(())
+}
+
+fn verify_chain_uncached(
+    leaf: &[u8],
+    intermediates: &[Vec<u8>],
+    roots: &Roots,
+    now: UnixTime,
+    algorithms: &[&dyn SignatureVerificationAlgorithm],
+    dns_name: Option<&str>,
+) -> Result<(), Error> {
     let leaf_der = CertificateDer::from_slice(leaf);
     let end_entity = EndEntityCert::try_from(&leaf_der)
         .map_err(|_| Error::MalformedCertificate { which: "leaf" })?;
@@ -111,4 +137,63 @@ pub(crate) fn validity_bounds(der: &[u8]) -> Option<(u64, u64)> {
     let not_before = u64::try_from(validity.not_before.timestamp()).ok()?;
     let not_after = u64::try_from(validity.not_after.timestamp()).ok()?;
     Some((not_before, not_after))
+}
+
+/// Returns the time window in which every certificate given is valid: the latest notBefore and
+/// the earliest notAfter, in Unix seconds.
+fn common_validity(leaf: &[u8], intermediates: &[Vec<u8>]) -> Option<(u64, u64)> {
+    let mut window = validity_bounds(leaf)?;
+    for certificate in intermediates {
+        let (not_before, not_after) = validity_bounds(certificate)?;
+        window = (window.0.max(not_before), window.1.min(not_after));
+    }
+    Some(window)
+}
+
+/// Maximum number of chains a [`ChainCache`] remembers; it starts over when full.
+const CHAIN_CACHE_CAPACITY: usize = 256;
+
+/// Chains that passed path validation for a host, with the window in which all their
+/// certificates are valid.
+///
+/// A hit stands for a full validation: same bytes, same host, same anchors (the cache belongs to
+/// one [`Roots`] value), and a verification time inside the window. Revocation is not checked
+/// by the verifiers, so caching loses nothing there.
+#[derive(Debug, Default)]
+pub(crate) struct ChainCache {
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (u64, u64)>>,
+}
+
+impl ChainCache {
+    fn key(leaf: &[u8], intermediates: &[Vec<u8>], dns_name: &str) -> [u8; 32] {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for part in std::iter::once(dns_name.as_bytes())
+            .chain(std::iter::once(leaf))
+            .chain(intermediates.iter().map(Vec::as_slice))
+        {
+            // Length prefixes keep different splits of the same bytes apart.
+            context.update(&(part.len() as u64).to_be_bytes());
+            context.update(part);
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(context.finish().as_ref());
+        key
+    }
+
+    fn contains(&self, key: &[u8; 32], now: u64) -> bool {
+        self.entries.lock().is_ok_and(|entries| {
+            entries
+                .get(key)
+                .is_some_and(|(not_before, not_after)| *not_before <= now && now <= *not_after)
+        })
+    }
+
+    fn insert(&self, key: [u8; 32], window: (u64, u64)) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CHAIN_CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(key, window);
+        }
+    }
 }
