@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod admin_policy;
 pub mod api;
+pub mod check;
 pub mod config;
 pub mod decide;
 pub mod error;
@@ -295,6 +296,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/attest", post(api::attest))
         .route("/v1/refresh", post(api::refresh))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/v1/check", axum::routing::any(check::check))
         .route("/admin/v1/apps", post(admin::add_app).get(admin::list_apps))
         .route(
             "/admin/v1/apps/{id}/play-integrity-keys",

@@ -484,3 +484,54 @@ fn key_attestation_wrong_challenge_rejected() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["reason"], "nonce_mismatch");
 }
+
+#[test]
+fn check_endpoint_answers_gateways() {
+    let setup = AndroidSetup::start();
+    let install = DeviceKeyInstall::new();
+    let nonce = setup.client.challenge(&setup.server, PACKAGE);
+    let (status, body) = setup.attest(
+        &nonce,
+        json!({"device_key": device_key_evidence(&install, &nonce, true)}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+
+    let check = |token: Option<&str>, audience: Option<&str>| {
+        let mut request = setup.client.http.get(setup.server.url("/v1/check"));
+        if let Some(token) = token {
+            request = request.header("Avow-Token", token);
+        }
+        if let Some(audience) = audience {
+            request = request.header("X-Avow-Audience", audience);
+        }
+        request.send().unwrap()
+    };
+
+    let response = check(Some(&token), Some(PACKAGE));
+    assert_eq!(response.status().as_u16(), 200);
+    let headers = response.headers();
+    assert_eq!(headers["avow-app"], PACKAGE);
+    assert_eq!(
+        headers["avow-install"],
+        body["install_id"].as_str().unwrap()
+    );
+    assert_eq!(headers["avow-trust"], "software");
+    assert_eq!(headers["avow-flags"], "rooted");
+
+    // Without an audience header, any registered app's token passes.
+    assert_eq!(check(Some(&token), None).status().as_u16(), 200);
+
+    // A token for another app, a tampered token and no token: 401 with an empty body.
+    let response = check(Some(&token), Some("com.example.other"));
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(response.headers()["avow-reason"], "audience_mismatch");
+    let mut tampered = token.clone();
+    tampered.insert(tampered.len() - 5, 'A');
+    let response = check(Some(&tampered), None);
+    assert_eq!(response.status().as_u16(), 401);
+    assert!(response.text().unwrap().is_empty());
+    let response = check(None, None);
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(response.headers()["avow-reason"], "missing_token");
+}
