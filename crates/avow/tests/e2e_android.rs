@@ -526,7 +526,7 @@ fn check_endpoint_answers_gateways() {
     let response = check(Some(&token), Some("com.example.other"));
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(response.headers()["avow-reason"], "audience_mismatch");
-    let mut tampered = token.clone();
+    let mut tampered = token;
     tampered.insert(tampered.len() - 5, 'A');
     let response = check(Some(&tampered), None);
     assert_eq!(response.status().as_u16(), 401);
