@@ -233,6 +233,16 @@ pub async fn add_app(
         Err(error) => return Err(error.into()),
     }
     tracing::info!(app_id = %app.id, admin_key = %auth.key_id, "app registered");
+    crate::policy::audit(
+        state.store.as_ref(),
+        &auth.key_id,
+        "app_registered",
+        Some(&app.id),
+        None,
+        &format!("platform {}", app.platform),
+        state.now(),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(app.into())))
 }
 
@@ -416,6 +426,16 @@ pub async fn set_play_integrity_keys(
         .put_app_secret(&app.id, name, &sealed, state.now())
         .await?;
     tracing::info!(app_id = %app.id, admin_key = %auth.key_id, "Play Integrity keys registered");
+    crate::policy::audit(
+        state.store.as_ref(),
+        &auth.key_id,
+        "play_integrity_keys_set",
+        Some(&app.id),
+        None,
+        "keys sealed under the master key",
+        state.now(),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

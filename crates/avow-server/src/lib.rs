@@ -155,6 +155,7 @@ pub enum StartError {
 pub struct Server {
     state: AppState,
     first_admin_key: Option<Zeroizing<String>>,
+    listener: tokio::net::TcpListener,
 }
 
 impl Server {
@@ -162,6 +163,15 @@ impl Server {
     ///
     /// `master_key_env` is the value of `AVOW_MASTER_KEY`, when set.
     pub async fn start(config: Config, master_key_env: Option<String>) -> Result<Self, StartError> {
+        // The address is bound first, so a server that cannot listen creates no state and
+        // prints no admin key.
+        let address = config.listen_addr()?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| StartError::Bind {
+                address: address.to_string(),
+                source,
+            })?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -207,6 +217,7 @@ impl Server {
                 markets: Arc::new(markets),
             },
             first_admin_key,
+            listener,
         })
     }
 
@@ -227,12 +238,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let address = self.state.config.listen_addr()?;
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|source| StartError::Bind {
-                address: address.to_string(),
-                source,
-            })?;
+        let listener = self.listener;
         let local = listener.local_addr().map_err(|source| StartError::Bind {
             address: address.to_string(),
             source,
@@ -241,7 +247,9 @@ impl Server {
 
         let purge = tokio::spawn(purge_nonces(self.state.store.clone()));
         let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(listener, router(self.state)).with_graceful_shutdown(async move {
+        let service =
+            router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutdown requested, draining requests in flight");
             let _ = stop_sender.send(());

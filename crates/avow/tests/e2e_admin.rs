@@ -464,6 +464,7 @@ fn admin_commands_end_to_end() {
             "debug_device_added",
             "install_unbanned",
             "install_banned",
+            "app_registered",
         ]
     );
     let all = cli_ok(&server, &["audit", "--limit", "2", "--json"]).json();
