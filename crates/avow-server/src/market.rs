@@ -558,6 +558,7 @@ mod tests {
         let missing = dir.path().join("missing.mmdb");
         let mut config = crate::Config {
             data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".to_owned(),
             ..crate::Config::default()
         };
         config.markets.geoip_file = Some(missing.clone());

@@ -492,6 +492,7 @@ avow_tokens_issued_total{app=\"com.example.bank\",via=\"refresh\"} 1
         let dir = tempfile::tempdir().unwrap();
         let config = Config {
             data_dir: dir.path().to_owned(),
+            listen: "127.0.0.1:0".to_owned(),
             ..Config::default()
         };
         let server = Server::start(config, None).await.unwrap();
