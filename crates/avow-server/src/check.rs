@@ -1,9 +1,10 @@
 //! The check endpoint for gateways that ask a side service whether to let a request through:
 //! nginx `auth_request` and Envoy `ext_authz` in HTTP mode.
 //!
-//! The gateway forwards the client's request headers to `/v1/check` (any method). A valid token
-//! answers `200` with the verified claims as `Avow-*` response headers, which the gateway can
-//! copy to the upstream request; a missing or invalid token answers `401` with an empty body.
+//! The gateway forwards the client's request headers to `/v1/check` (any method). For a valid
+//! token the endpoint returns `200` with the verified claims as `Avow-*` response headers, which
+//! the gateway can copy to the upstream request. For a missing or invalid token it returns `401`
+//! with an empty body.
 //! A bad token is never a 5xx, so a gateway's "checker failed" path only runs when Avow itself
 //! is down.
 //!
@@ -21,7 +22,7 @@ use crate::AppState;
 /// The request header a gateway uses to name the app the backend serves.
 pub const AUDIENCE_HEADER: &str = "x-avow-audience";
 
-/// Answers a gateway's check of the request headers it forwards.
+/// Checks the token in the request headers a gateway forwards.
 pub async fn check(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let audiences = match audiences(&state, &headers).await {
         Ok(audiences) => audiences,
@@ -30,8 +31,8 @@ pub async fn check(State(state): State<AppState>, headers: HeaderMap) -> Respons
     if audiences.is_empty() {
         return unauthorized("no app is registered");
     }
-    // NOTE: the configuration is rebuilt per request from the key ring; a cache keyed by the
-    // audience set would save the JWKS copy on a hot path.
+    // NOTE: the configuration is rebuilt per request from the key ring. A cache keyed by the
+    // audience set would save the JWKS copy on this hot path.
     let config = GuardConfig::builder(
         Keys::Es256(state.key_ring.jwks().clone()),
         state.config.issuer.clone(),
@@ -96,7 +97,7 @@ async fn audiences(state: &AppState, headers: &HeaderMap) -> Result<Vec<String>,
     }
 }
 
-/// A `401` with an empty body; the reason goes to a response header for the gateway's log.
+/// Builds a `401` with an empty body and the reason in a header for the gateway's log.
 fn unauthorized(reason: &str) -> Response {
     let mut response = StatusCode::UNAUTHORIZED.into_response();
     response

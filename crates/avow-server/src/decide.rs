@@ -1,5 +1,5 @@
 //! Policy decisions of the SDK API: evaluating verdicts, recording each decision, counting it,
-//! and shaping the answer to a denied client.
+//! and shaping the response to a denied client.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -92,7 +92,7 @@ pub fn platform_of(app: &App) -> Platform {
     }
 }
 
-/// What a decision record says about one request.
+/// The fields of one request's decision record.
 pub struct DecisionContext<'a> {
     /// `attest`, `refresh` or `outage`.
     pub kind: &'static str,
@@ -181,7 +181,7 @@ pub async fn record(state: &AppState, context: DecisionContext<'_>, reduced: boo
     );
 }
 
-/// How a denied request is answered.
+/// The response to a denied request.
 pub enum Denial {
     /// A 403 with the reasons (development apps) or a generic message (production apps).
     Error {
@@ -194,7 +194,7 @@ pub enum Denial {
     Decoy,
 }
 
-/// Returns how to answer a denied request of `app`.
+/// Returns the response to a denied request of `app`.
 pub fn denial(app: &App, decision: &Decision, reveal_configured: bool) -> Denial {
     // Development builds may see why they were rejected; production clients learn nothing.
     let reveal = reveal_configured || app.environment == "development";
@@ -209,7 +209,7 @@ pub fn denial(app: &App, decision: &Decision, reveal_configured: bool) -> Denial
 
 /// Returns the Play Integrity quota day for `now`: the UTC date of `now` minus 8 hours.
 ///
-/// NOTE: Google resets the daily quota at midnight US Pacific time; this ignores daylight
+/// NOTE: Google resets the daily quota at midnight US Pacific time. This ignores daylight
 /// saving time, so for part of the year the server's day starts an hour early.
 pub fn quota_day(now: i64) -> String {
     let shifted = now - 8 * 3600;

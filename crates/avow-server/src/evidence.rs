@@ -145,7 +145,7 @@ pub struct VerifiedEvidence {
     pub app_version: Option<String>,
 }
 
-/// Why the evidence of a request was not accepted.
+/// Failures that stop the evidence of a request from being accepted.
 #[derive(Debug)]
 pub enum EvidenceError {
     /// The request is malformed or does not fit the app: 400 with this reason and message.

@@ -1,7 +1,7 @@
 //! The policy in force for each app, loaded from the store and kept parsed in memory.
 //!
-//! Policies are versioned rows in the database, so every instance sees a new version on its
-//! next request: the cache only avoids parsing the same document twice. An app without a
+//! Policies are versioned rows in the database, so every instance reads a new version on its
+//! next request. The cache only avoids parsing the same document twice. An app without a
 //! stored policy runs the `monitor` preset, which never denies and records what the `finance`
 //! rules would have decided, so registering an app never locks its users out.
 
