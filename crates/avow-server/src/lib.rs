@@ -213,7 +213,7 @@ impl Server {
                 master_key: Arc::new(master_key),
                 policies: Arc::new(policy::PolicyCache::default()),
                 decoy_signer: Arc::new(decoy_signer),
-                metrics: Arc::new(metrics::Metrics::new()),
+                metrics: Arc::new(metrics::Metrics::for_server()),
                 markets: Arc::new(markets),
             },
             first_admin_key,

@@ -171,6 +171,31 @@ impl Metrics {
         Self::default()
     }
 
+    /// Creates the registry of a server: the server's metric families are listed from the
+    /// start, with their help and type lines, so a scraper sees every name before the first
+    /// event.
+    pub fn for_server() -> Self {
+        let metrics = Self::default();
+        {
+            let mut families = metrics.lock();
+            for descriptor in [
+                &DECISIONS,
+                &MONITOR_WOULD_DENY,
+                &PROVIDER_OUTAGES,
+                &PROVIDER_QUOTA_USED,
+                &PROVIDER_QUOTA_LIMIT,
+                &NONCE_REJECTIONS,
+                &TOKENS_ISSUED,
+            ] {
+                families.entry(descriptor.name).or_insert_with(|| Family {
+                    descriptor,
+                    series: BTreeMap::new(),
+                });
+            }
+        }
+        metrics
+    }
+
     /// Counts one decision. `providers` names the provider, or the providers joined with `+`
     /// when several were combined. `reason` is a fixed reason code, such as `ok` or the reason
     /// of the rejection.
@@ -369,6 +394,9 @@ mod tests {
     #[test]
     fn empty_registry_renders_nothing() {
         assert_eq!(Metrics::new().render(), "");
+        let server = Metrics::for_server().render();
+        assert!(server.contains("# TYPE avow_decisions_total counter\n"), "{server}");
+        assert!(server.contains("# TYPE avow_provider_quota_used gauge\n"), "{server}");
     }
 
     #[test]
