@@ -395,8 +395,14 @@ mod tests {
     fn empty_registry_renders_nothing() {
         assert_eq!(Metrics::new().render(), "");
         let server = Metrics::for_server().render();
-        assert!(server.contains("# TYPE avow_decisions_total counter\n"), "{server}");
-        assert!(server.contains("# TYPE avow_provider_quota_used gauge\n"), "{server}");
+        assert!(
+            server.contains("# TYPE avow_decisions_total counter\n"),
+            "{server}"
+        );
+        assert!(
+            server.contains("# TYPE avow_provider_quota_used gauge\n"),
+            "{server}"
+        );
     }
 
     #[test]
