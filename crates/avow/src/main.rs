@@ -69,6 +69,7 @@ struct ServerArgs {
 }
 
 fn main() -> ExitCode {
+    exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -93,4 +94,22 @@ fn main() -> ExitCode {
             Command::Verify(command) => verify::run(command),
         }
     })
+}
+
+/// Exits with status 141 (as shells report SIGPIPE) when standard output is closed early, as in
+/// `avow verify … | head`. Rust ignores SIGPIPE, so `println!` panics on a closed pipe instead.
+fn exit_quietly_on_closed_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
 }
