@@ -1,9 +1,9 @@
 //! The SDK API: nonces, attestation and refresh.
 //!
-//! `docs/protocol.md` is the client's contract. In short: every attestation and every refresh
-//! consumes a fresh nonce from `POST /v1/challenge`; App Attest clients pass SHA-256 of the 32
-//! nonce bytes as `clientDataHash`; the other providers carry the nonce bytes themselves or sign
-//! them.
+//! `docs/protocol.md` is the client's contract. Every attestation and every refresh consumes a
+//! fresh nonce from `POST /v1/challenge`. App Attest clients pass SHA-256 of the 32 nonce bytes
+//! as `clientDataHash`, and the other providers carry the nonce bytes themselves or sign them.
+//! Each request is then judged by the app's policy (`crate::decide`).
 
 use avow_attest::app_attest::{self, AppId, AssertionInput};
 use avow_attest::encoding::{decode_base64_any, encode_base64url};
