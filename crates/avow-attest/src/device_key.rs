@@ -333,18 +333,14 @@ pub fn verify_refresh_signature(
             max: MAX_KEY_LEN,
         });
     }
-    let message = refresh_message(nonce);
-    let (algorithm, key): (&dyn signature::VerificationAlgorithm, Vec<u8>) =
-        match p256_point_from_spki(public_key) {
-            Ok(point) => (&signature::ECDSA_P256_SHA256_ASN1, point.to_vec()),
-            Err(_) => (
-                &signature::RSA_PKCS1_2048_8192_SHA256,
-                rsa_key_from_spki(public_key)?,
-            ),
-        };
-    UnparsedPublicKey::new(algorithm, key)
-        .verify(&message, signature)
-        .map_err(|_| Error::SignatureInvalid)
+    // One implementation checks signatures by install keys, whichever provider registered
+    // them; its errors are renamed to the refresh vocabulary the server reports.
+    crate::android_key::verify_key_signature(public_key, &refresh_message(nonce), signature)
+        .map_err(|error| match error {
+            Error::UnsupportedPublicKey { detail } => Error::UnsupportedCredentialKey { detail },
+            Error::KeySignatureInvalid => Error::SignatureInvalid,
+            other => other,
+        })
 }
 
 /// Extracts the uncompressed point of a P-256 SubjectPublicKeyInfo.
@@ -374,22 +370,6 @@ pub(crate) fn p256_point_from_spki(spki: &[u8]) -> Result<[u8; 65], Error> {
         [0x04, ..] => <[u8; 65]>::try_from(point).map_err(|_| unsupported),
         _ => Err(unsupported),
     }
-}
-
-/// Extracts the PKCS#1 `RSAPublicKey` of an RSA SubjectPublicKeyInfo.
-fn rsa_key_from_spki(spki: &[u8]) -> Result<Vec<u8>, Error> {
-    use x509_parser::prelude::FromDer as _;
-    let unsupported = Error::UnsupportedCredentialKey {
-        detail: "not a DER SubjectPublicKeyInfo of an EC P-256 or RSA key",
-    };
-    let (rest, parsed) =
-        x509_parser::x509::SubjectPublicKeyInfo::from_der(spki).map_err(|_| unsupported.clone())?;
-    if !rest.is_empty()
-        || parsed.algorithm.algorithm != x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION
-    {
-        return Err(unsupported);
-    }
-    Ok(parsed.subject_public_key.data.to_vec())
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ impl Roots {
         self.anchors.len()
     }
 
-    /// Returns whether the set holds no anchor.
+    /// Returns whether the set contains no anchor.
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()
     }

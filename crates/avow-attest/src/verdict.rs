@@ -3,7 +3,7 @@
 //! Provider-reported labels stay in the provider's module in the provider's own words. This
 //! module contains only what policy compares across providers. Every field has a value that means
 //! "not established" (`Unevaluated`, `None`, an empty flag list), so a verdict can be built even
-//! when the provider said little, as a failing SafetyNet or Play Integrity response does.
+//! when the provider reported little, as a failing SafetyNet or Play Integrity response does.
 
 /// The source of evidence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

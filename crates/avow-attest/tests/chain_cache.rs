@@ -44,7 +44,7 @@ fn cached_chain_still_expires() {
     let jws = result(&generator);
 
     assert_eq!(verify(&jws, &roots, JAN_2025, 600), Ok(()));
-    // The second verification is answered from the cache.
+    // The second verification is served from the cache.
     assert_eq!(verify(&jws, &roots, JAN_2025 + 1, 600), Ok(()));
 
     // Long after the leaf expired (2049-12-31) the cached chain does not count.
@@ -64,7 +64,7 @@ fn cached_chain_not_shared_with_other_anchors() {
     let jws = result(&generator);
     assert_eq!(verify(&jws, &roots, JAN_2025, 600), Ok(()));
 
-    // Another anchor set never sees the chain cached for this one.
+    // Another anchor set never uses the chain cached for this one.
     let error = verify(&jws, &Roots::globalsign(), JAN_2025, 600).unwrap_err();
     assert_ne!(error, Error::JwsSignatureInvalid, "{error:?}");
     assert!(

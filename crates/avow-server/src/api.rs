@@ -363,8 +363,8 @@ fn parse_app_version(platform: Platform, version: &str) -> Option<AppVersion> {
     }
 }
 
-/// Answers a request whose provider is unavailable, as the policy decides: deny, ask for
-/// other providers, or issue a short reduced-trust token to a known install.
+/// Builds the response to a request whose provider is unavailable, as the policy decides:
+/// deny, request other providers, or issue a short reduced-trust token to a known install.
 async fn outage_response(
     state: &AppState,
     app: &App,
@@ -420,8 +420,8 @@ async fn outage_response(
             ..
         } => {
             let Some(install) = install else {
-                // A reduced token stands on an earlier verdict, and a request without a known
-                // install has none; monitor mode lands here for new installs.
+                // A reduced token reuses an earlier verdict, which a request without a known
+                // install does not have. Monitor mode reaches this branch for new installs.
                 record(Outcome::Deny, vec!["install_unknown"], false).await;
                 return provider_unavailable(provider, "install_unknown", &[]);
             };
@@ -470,7 +470,8 @@ async fn outage_response(
     }
 }
 
-/// A 424 answer to an outage, with a retry hint and, for a fallback, the providers to use.
+/// Builds the 424 response to an outage, with a retry hint and, for a fallback, the providers
+/// to use.
 fn provider_unavailable(provider: Provider, reason: &'static str, fallback: &[&str]) -> Response {
     let message = if fallback.is_empty() {
         format!(
@@ -498,7 +499,7 @@ fn provider_unavailable(provider: Provider, reason: &'static str, fallback: &[&s
     response
 }
 
-/// Answers a request the policy denied: a decoy token (status 200) or a 403.
+/// Builds the response to a request the policy denied: a decoy token (status 200) or a 403.
 fn deny_response(
     state: &AppState,
     app: &App,
@@ -523,7 +524,7 @@ fn deny_result(
         |error: &dyn std::fmt::Display| Box::new(ApiError::internal(error).into_response());
     match decide::denial(app, decision, state.config.reveal_rejection_reasons) {
         Denial::Decoy => {
-            // The app sees an ordinary token; no backend accepts its signing key.
+            // The app receives an ordinary-looking token, but no backend accepts its signing key.
             let token = state
                 .decoy_signer
                 .sign(&Claims {
@@ -584,7 +585,8 @@ pub struct RefreshRequest {
     /// The proof of possession: exactly one member.
     pub proof: Proof,
     /// The app's version as the app reports it (Android version code or iOS bundle version).
-    /// A change asks for a new attestation when the policy says so.
+    /// A change requires a new attestation when the policy's `reattest_on_app_version_change`
+    /// is set.
     #[serde(default)]
     pub app_version: Option<String>,
     /// The region the client declares. Recorded, never trusted to choose the market.
@@ -851,7 +853,7 @@ pub async fn refresh(
     .map_err(IntoResponse::into_response)
 }
 
-/// A 403 asking the client to attest again through `POST /v1/attest`.
+/// Builds the 403 that tells the client to attest again through `POST /v1/attest`.
 fn reattestation_required(reason: &'static str) -> Response {
     ApiError::forbidden(
         "reattestation_required",
@@ -1002,20 +1004,7 @@ fn evidence_error_response(state: &AppState, app_id: &str, error: EvidenceError)
                 "provider unavailable"
             );
             log_decision(app_id, provider.as_str(), "deny", "provider_unavailable");
-            let mut response = ApiError::new(
-                StatusCode::FAILED_DEPENDENCY,
-                "provider_unavailable",
-                format!(
-                    "{} cannot produce or check evidence right now; retry later",
-                    provider.as_str()
-                ),
-            )
-            .into_response();
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(PROVIDER_RETRY_AFTER_SECS),
-            );
-            response
+            provider_unavailable(provider, "provider_unavailable", &[])
         }
         EvidenceError::Internal(detail) => ApiError::internal(&detail).into_response(),
     }

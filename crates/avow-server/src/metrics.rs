@@ -172,7 +172,7 @@ impl Metrics {
     }
 
     /// Creates the registry of a server: the server's metric families are listed from the
-    /// start, with their help and type lines, so a scraper sees every name before the first
+    /// start, with their help and type lines, so a scraper finds every name before the first
     /// event.
     pub fn for_server() -> Self {
         let metrics = Self::default();

@@ -134,7 +134,7 @@ pub(crate) fn parse_assertion(input: &[u8]) -> Result<AssertionAuthData, Error> 
 /// Parses what follows the credential data: nothing, or exactly one CBOR map.
 ///
 /// iOS releases from 2026 append the map while leaving the extension-data flag clear, so the
-/// map is accepted whatever the flag says. A flag set with no map is rejected.
+/// map is accepted whatever the flag is. A flag set with no map is rejected.
 fn parse_extensions(flags: u8, rest: &[u8]) -> Result<Option<Extensions>, Error> {
     if rest.is_empty() {
         if flags & FLAG_EXTENSION_DATA != 0 {
