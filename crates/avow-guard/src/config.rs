@@ -10,6 +10,8 @@ use axum::http::HeaderName;
 use axum::http::header::AUTHORIZATION;
 use zeroize::Zeroizing;
 
+use crate::jwks::{JwksError, JwksSource};
+
 /// Default name of the request header that carries the token, `Avow-Token`. It is lowercase
 /// because [`HeaderName`] stores names that way, and header names are case-insensitive.
 pub const DEFAULT_TOKEN_HEADER: &str = "avow-token";
@@ -44,8 +46,11 @@ impl Default for TokenHeader {
 
 /// The keys that verify tokens. A configuration accepts exactly one algorithm.
 pub enum Keys {
-    /// ES256 with the keys of a JWKS, looked up by `kid`.
+    /// ES256 with the keys of a fixed JWKS, looked up by `kid`.
     Es256(Jwks),
+    /// ES256 with the keys of a [`JwksSource`]: a JWKS file or URL that is loaded again when
+    /// a token names an unknown `kid`.
+    Es256Source(JwksSource),
     /// HS256 with a shared secret of at least [`MIN_HMAC_SECRET_LEN`] bytes. The `kid`
     /// header is not used.
     Hs256(Zeroizing<Vec<u8>>),
@@ -55,6 +60,7 @@ impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Es256(jwks) => f.debug_tuple("Es256").field(jwks).finish(),
+            Self::Es256Source(source) => f.debug_tuple("Es256Source").field(source).finish(),
             Self::Hs256(_) => f.debug_tuple("Hs256").finish_non_exhaustive(),
         }
     }
@@ -93,11 +99,23 @@ pub enum ConfigError {
     /// Binding is required but no binding header is configured.
     #[error("binding is required but no binding header is configured")]
     BindingHeaderMissing,
+    /// The Avow server URL cannot be parsed, has a scheme other than `http` or `https`, or
+    /// has a query or fragment.
+    #[error("invalid avow server url: {0}")]
+    InvalidServerUrl(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the http client: {0}")]
+    HttpClient(String),
 }
 
 /// The signature verifier of the configured algorithm, with its claim rules.
 pub(crate) enum Verifier {
-    Es256(TokenVerifier),
+    Es256 {
+        /// Checks the header, `kid` and signature.
+        keys: JwksSource,
+        /// Built from an empty key set, so it only checks claims.
+        claim_rules: TokenVerifier,
+    },
     Hs256 {
         /// Boxed because an aws-lc-rs 1.19 `hmac::Key` keeps its state inline, over 1 KB.
         key: Box<hmac::Key>,
@@ -116,13 +134,14 @@ pub struct GuardConfig {
 
 impl fmt::Debug for GuardConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let algorithm = match self.verifier {
-            Verifier::Es256(_) => "ES256",
-            Verifier::Hs256 { .. } => "HS256",
-        };
-        f.debug_struct("GuardConfig")
+        let mut debug = f.debug_struct("GuardConfig");
+        debug
             .field("token_header", &self.token_header)
-            .field("algorithm", &algorithm)
+            .field("algorithm", &self.algorithm());
+        if let Verifier::Es256 { keys, .. } = &self.verifier {
+            debug.field("keys", keys);
+        }
+        debug
             .field("binding_header", &self.binding_header)
             .field("require_binding", &self.require_binding)
             .finish_non_exhaustive()
@@ -153,10 +172,18 @@ impl GuardConfig {
         &self.token_header
     }
 
+    /// Returns the ES256 key source, or `None` for an HS256 configuration.
+    pub fn jwks_source(&self) -> Option<&JwksSource> {
+        match &self.verifier {
+            Verifier::Es256 { keys, .. } => Some(keys),
+            Verifier::Hs256 { .. } => None,
+        }
+    }
+
     /// Returns the name of the algorithm this configuration accepts.
     pub(crate) fn algorithm(&self) -> &'static str {
         match self.verifier {
-            Verifier::Es256(_) => "ES256",
+            Verifier::Es256 { .. } => "ES256",
             Verifier::Hs256 { .. } => "HS256",
         }
     }
@@ -227,20 +254,21 @@ impl GuardConfigBuilder {
             return Err(ConfigError::BindingHeaderMissing);
         }
 
-        let rules = |verifier: TokenVerifier| {
-            verifier
-                .with_issuer(self.issuer.clone())
-                .with_audiences(self.audiences.clone())
-                .with_leeway(leeway)
-        };
-        let verifier = match &self.keys {
+        // Built from an empty key set: the key source checks signatures, this checks claims.
+        let claim_rules = TokenVerifier::from_jwks(&Jwks::default())
+            .map_err(ConfigError::InvalidJwks)?
+            .with_issuer(self.issuer)
+            .with_audiences(self.audiences)
+            .with_leeway(leeway);
+        let verifier = match self.keys {
             Keys::Es256(jwks) => {
-                let verifier = TokenVerifier::from_jwks(jwks).map_err(ConfigError::InvalidJwks)?;
-                if verifier.key_count() == 0 {
-                    return Err(ConfigError::NoEs256Key);
-                }
-                Verifier::Es256(rules(verifier))
+                let keys = JwksSource::fixed(jwks).map_err(|error| match error {
+                    JwksError::InvalidKey(error) => ConfigError::InvalidJwks(error),
+                    _ => ConfigError::NoEs256Key,
+                })?;
+                Verifier::Es256 { keys, claim_rules }
             }
+            Keys::Es256Source(keys) => Verifier::Es256 { keys, claim_rules },
             Keys::Hs256(secret) => {
                 if secret.len() < MIN_HMAC_SECRET_LEN {
                     return Err(ConfigError::HmacSecretTooShort {
@@ -248,11 +276,9 @@ impl GuardConfigBuilder {
                         min: MIN_HMAC_SECRET_LEN,
                     });
                 }
-                let empty =
-                    TokenVerifier::from_jwks(&Jwks::default()).map_err(ConfigError::InvalidJwks)?;
                 Verifier::Hs256 {
-                    key: Box::new(hmac::Key::new(hmac::HMAC_SHA256, secret)),
-                    claim_rules: rules(empty),
+                    key: Box::new(hmac::Key::new(hmac::HMAC_SHA256, &secret)),
+                    claim_rules,
                 }
             }
         };

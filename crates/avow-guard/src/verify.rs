@@ -16,6 +16,9 @@ const HS256: &str = "HS256";
 /// Reads the token from `headers`, verifies it at time `now` (Unix seconds) and checks its
 /// request binding. Returns the verified claims.
 ///
+/// `check` uses the keys currently in the configuration's [`JwksSource`](crate::JwksSource)
+/// and never loads new ones. [`check_with_refresh`] does.
+///
 /// # Errors
 ///
 /// The first failed check, in this order: token header, size, compact JWS format, `alg`,
@@ -23,9 +26,57 @@ const HS256: &str = "HS256";
 /// `iat`), then binding.
 pub fn check(config: &GuardConfig, headers: &HeaderMap, now: u64) -> Result<Claims, GuardError> {
     let token = read_token(&config.token_header, headers)?;
-    let claims = verify_token(config, token, now)?;
+    let claims = verify_compact(config, token, now)?;
     check_binding(config, headers, &claims)?;
     Ok(claims)
+}
+
+/// Runs [`check`], and when the token names a `kid` that the configuration's key source does
+/// not hold, lets a file or URL source load its keys again and checks once more.
+///
+/// The load happens at most once per cooldown of the source, counted with `now`, and
+/// concurrent calls wait for one shared load. See [`JwksSource`](crate::JwksSource).
+///
+/// # Errors
+///
+/// As [`check`].
+pub async fn check_with_refresh(
+    config: &GuardConfig,
+    headers: &HeaderMap,
+    now: u64,
+) -> Result<Claims, GuardError> {
+    let Some(keys) = config.jwks_source().filter(|keys| keys.is_reloadable()) else {
+        return check(config, headers, now);
+    };
+    let seen = keys.mark();
+    match check(config, headers, now) {
+        Err(GuardError::Token(TokenError::UnknownKid)) => {
+            keys.reload_for_unknown_kid(seen, now).await;
+            if keys.generation() == seen.generation {
+                return Err(TokenError::UnknownKid.into());
+            }
+            check(config, headers, now)
+        }
+        checked => checked,
+    }
+}
+
+/// Verifies a compact token at time `now` (Unix seconds) and returns its claims: the
+/// algorithm, header, signature and claim checks of [`check`], without reading headers and
+/// without the request-binding check.
+///
+/// For callers that receive the token in another place than a request header, such as the
+/// body of a consume request. A token bound to a request header (with a `pay` claim) passes
+/// here, so the caller checks the binding itself when it has the request.
+///
+/// # Errors
+///
+/// As [`check`], apart from the header and binding errors.
+pub fn verify_token(config: &GuardConfig, token: &str, now: u64) -> Result<Claims, GuardError> {
+    if token.is_empty() {
+        return Err(GuardError::MissingToken);
+    }
+    verify_compact(config, token, now)
 }
 
 /// Returns the `pay` claim value that binds a token to a header value: the unpadded base64url
@@ -46,7 +97,8 @@ fn single_header<'a>(
     Ok(first)
 }
 
-fn read_token<'a>(
+/// Returns the token text of the request's token header.
+pub(crate) fn read_token<'a>(
     token_header: &TokenHeader,
     headers: &'a HeaderMap,
 ) -> Result<&'a str, GuardError> {
@@ -100,7 +152,7 @@ fn decode_json<T: for<'de> Deserialize<'de>>(
     serde_json::from_slice(&bytes).map_err(|_| error)
 }
 
-fn verify_token(config: &GuardConfig, token: &str, now: u64) -> Result<Claims, GuardError> {
+fn verify_compact(config: &GuardConfig, token: &str, now: u64) -> Result<Claims, GuardError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLarge {
             len: token.len(),
@@ -113,7 +165,11 @@ fn verify_token(config: &GuardConfig, token: &str, now: u64) -> Result<Claims, G
     check_algorithm(config.algorithm(), &header.alg)?;
 
     match &config.verifier {
-        Verifier::Es256(verifier) => Ok(verifier.verify(token, now)?),
+        Verifier::Es256 { keys, claim_rules } => {
+            let claims = keys.verify_signature(token)?;
+            claim_rules.check_claims(&claims, now)?;
+            Ok(claims)
+        }
         Verifier::Hs256 { key, claim_rules } => {
             if header.typ.as_deref() != Some(TOKEN_TYPE) {
                 return Err(TokenError::WrongType {
