@@ -125,6 +125,10 @@ pub struct TokenResponse {
     pub key_id: Option<String>,
     /// The verdict behind the token.
     pub verdict: AttestationClaim,
+    /// The version of the app's latest pin document, when it has one. An app holding a lower
+    /// version fetches `GET /v1/pins`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pins_version: Option<u64>,
 }
 
 /// Verifies the evidence of every provider in the request, applies the app's policy and
@@ -285,7 +289,7 @@ pub async fn attest(
     .await;
 
     if decision.enforced_outcome == Outcome::Deny {
-        return Err(deny_response(&state, &app, &decision, claim, now));
+        return Err(deny_response(&state, &app, &decision, claim, now).await);
     }
     state.metrics.token_issued(&app.id, "attest");
     issue_token(
@@ -295,6 +299,7 @@ pub async fn attest(
         claim,
         decision.token_lifetime_secs,
     )
+    .await
     .map(Json)
     .map_err(IntoResponse::into_response)
 }
@@ -453,7 +458,7 @@ async fn outage_response(
             };
             record(Outcome::Allow, vec!["provider_unavailable"], true).await;
             state.metrics.token_issued(&app.id, "reduced");
-            match issue_token(state, app, Some(install), claim, token_lifetime_secs) {
+            match issue_token(state, app, Some(install), claim, token_lifetime_secs).await {
                 Ok(response) => Json(response).into_response(),
                 Err(error) => error.into_response(),
             }
@@ -500,14 +505,16 @@ fn provider_unavailable(provider: Provider, reason: &'static str, fallback: &[&s
 }
 
 /// Builds the response to a request the policy denied: a decoy token (status 200) or a 403.
-fn deny_response(
+async fn deny_response(
     state: &AppState,
     app: &App,
     decision: &avow_policy::Decision,
     claim: AttestationClaim,
     now: i64,
 ) -> Response {
-    match deny_result(state, app, decision, claim, now) {
+    // A decoy carries the pin document version like a real token response does.
+    let pins_version = crate::pinning::pins_version(state, &app.id).await;
+    match deny_result(state, app, decision, claim, now, pins_version) {
         Ok(decoy) => decoy.into_response(),
         Err(response) => *response,
     }
@@ -519,6 +526,7 @@ fn deny_result(
     decision: &avow_policy::Decision,
     claim: AttestationClaim,
     now: i64,
+    pins_version: Option<u64>,
 ) -> Result<Json<TokenResponse>, Box<Response>> {
     let internal =
         |error: &dyn std::fmt::Display| Box::new(ApiError::internal(error).into_response());
@@ -545,6 +553,7 @@ fn deny_result(
                 install_id: None,
                 key_id: None,
                 verdict: claim,
+                pins_version,
             }))
         }
         Denial::Error { reasons, reveal } => {
@@ -839,7 +848,7 @@ pub async fn refresh(
     let mut claim = stored.claim;
     claim.via = "assertion".to_owned();
     if decision.enforced_outcome == Outcome::Deny {
-        return Err(deny_response(&state, &app, &decision, claim, now));
+        return Err(deny_response(&state, &app, &decision, claim, now).await);
     }
     state.metrics.token_issued(&app.id, "refresh");
     issue_token(
@@ -849,6 +858,7 @@ pub async fn refresh(
         claim,
         decision.token_lifetime_secs,
     )
+    .await
     .map(Json)
     .map_err(IntoResponse::into_response)
 }
@@ -1083,7 +1093,7 @@ fn verdict_claim(
     }
 }
 
-fn issue_token(
+async fn issue_token(
     state: &AppState,
     app: &App,
     install: Option<&Install>,
@@ -1114,6 +1124,7 @@ fn issue_token(
         install_id: install.map(|install| install.id.clone()),
         key_id: install.map(|install| encode_base64url(&install.key_id)),
         verdict: claim,
+        pins_version: crate::pinning::pins_version(state, &app.id).await,
     })
 }
 

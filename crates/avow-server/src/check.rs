@@ -11,90 +11,168 @@
 //! The audience is the app the backend serves: the gateway names it in `X-Avow-Audience`
 //! (`proxy_set_header X-Avow-Audience com.example.app;` in nginx). Without that header a token
 //! of any registered app passes.
+//!
+//! # Limited-use locations
+//!
+//! A gateway location that accepts each token once sends `X-Avow-Limited-Use: true`
+//! (`proxy_set_header X-Avow-Limited-Use true;` in the nginx location that calls the check).
+//! After the token passes, the check consumes it as `POST /v1/tokens/consume` does (see
+//! [`crate::consume`]), atomically across all server instances:
+//!
+//! - first use: `200` with the claim headers, as for any valid token;
+//! - reuse: `403` with an empty body and `Avow-Reason: token_already_used`;
+//! - a database failure: `503`, so the gateway's fail-closed or fail-open rule applies.
+//!
+//! The header takes `true` or `false`, in any letter case. Any other value is a gateway
+//! configuration error and gets `400` with `Avow-Reason: invalid_limited_use_header`, which
+//! nginx turns into a 500 for the client: the location fails closed.
 
-use avow_guard::{GuardConfig, Keys, TokenHeader};
+use avow_guard::{ConfigError, GuardConfig, Keys, TokenHeader};
+use avow_store::StoreError;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::consume::mark_used;
 
 /// The request header a gateway uses to name the app the backend serves.
 pub const AUDIENCE_HEADER: &str = "x-avow-audience";
+/// The request header a gateway sets to `true` in a limited-use location.
+pub const LIMITED_USE_HEADER: &str = "x-avow-limited-use";
 
 /// Checks the token in the request headers a gateway forwards.
 pub async fn check(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let audiences = match audiences(&state, &headers).await {
-        Ok(audiences) => audiences,
-        Err(response) => return response,
+    let config = match own_token_config(&state, headers.get(AUDIENCE_HEADER)).await {
+        Ok(config) => config,
+        Err(OwnTokenConfigError::InvalidAudienceHeader) => {
+            return unauthorized("invalid audience header");
+        }
+        Err(OwnTokenConfigError::NoApp) => return unauthorized("no app is registered"),
+        Err(OwnTokenConfigError::Store(error)) => {
+            // A database fault is our failure, not the client's: 503 lets the gateway apply
+            // its own fail-open or fail-closed rule.
+            tracing::error!(%error, "check endpoint cannot read the apps");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+        Err(OwnTokenConfigError::Config(error)) => {
+            tracing::error!(%error, "check endpoint configuration invalid");
+            return unauthorized("checker misconfigured");
+        }
+    };
+    let Some(limited_use) = limited_use(&headers) else {
+        return with_reason(StatusCode::BAD_REQUEST, "invalid_limited_use_header");
+    };
+    let now = u64::try_from(state.now()).unwrap_or(0);
+    let claims = match avow_guard::check(&config, &headers, now) {
+        Ok(claims) => claims,
+        Err(error) => {
+            tracing::debug!(target: "avow::rejection", reason = error.reason(), "check rejected a token");
+            return unauthorized(error.reason());
+        }
+    };
+    if limited_use {
+        match mark_used(&state, &claims, "check").await {
+            Ok(true) => {}
+            Ok(false) => return with_reason(StatusCode::FORBIDDEN, "token_already_used"),
+            Err(error) => {
+                tracing::error!(%error, "check endpoint cannot record a limited-use token");
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        }
+    }
+    let mut response = StatusCode::OK.into_response();
+    response
+        .headers_mut()
+        .extend(avow_guard::claim_headers(&claims));
+    response
+}
+
+/// Reasons the server cannot build the configuration that checks its own tokens.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OwnTokenConfigError {
+    /// The audience header is not visible ASCII.
+    #[error("audience header is not visible ascii")]
+    InvalidAudienceHeader,
+    /// No app is registered, so no audience can match.
+    #[error("no app is registered")]
+    NoApp,
+    /// The registered apps could not be read.
+    #[error("cannot read the apps")]
+    Store(#[source] StoreError),
+    /// The key ring or the issuer does not make a valid configuration.
+    #[error("invalid check configuration: {0}")]
+    Config(#[source] ConfigError),
+}
+
+/// Builds the configuration that checks this server's tokens: the keys of its key ring, its
+/// issuer, and as audience the app named in `audience`, or every registered app without it.
+/// The token is read from `Avow-Token`.
+///
+/// The check endpoint and `POST /v1/tokens/consume` share it, so both accept the same tokens.
+pub(crate) async fn own_token_config(
+    state: &AppState,
+    audience: Option<&HeaderValue>,
+) -> Result<GuardConfig, OwnTokenConfigError> {
+    let audiences = match audience {
+        Some(audience) => vec![
+            audience
+                .to_str()
+                .map_err(|_| OwnTokenConfigError::InvalidAudienceHeader)?
+                .to_owned(),
+        ],
+        None => state
+            .store
+            .apps()
+            .await
+            .map_err(OwnTokenConfigError::Store)?
+            .into_iter()
+            .map(|app| app.id)
+            .collect(),
     };
     if audiences.is_empty() {
-        return unauthorized("no app is registered");
+        return Err(OwnTokenConfigError::NoApp);
     }
     // NOTE: the configuration is rebuilt per request from the key ring. A cache keyed by the
     // audience set would save the JWKS copy on this hot path.
-    let config = GuardConfig::builder(
+    GuardConfig::builder(
         Keys::Es256(state.key_ring.jwks().clone()),
         state.config.issuer.clone(),
         audiences,
     )
     .token_header(TokenHeader::Named(HeaderName::from_static("avow-token")))
-    .build();
-    let config = match config {
-        Ok(config) => config,
-        Err(error) => {
-            tracing::error!(%error, "check endpoint configuration invalid");
-            return unauthorized("checker misconfigured");
-        }
+    .build()
+    .map_err(OwnTokenConfigError::Config)
+}
+
+/// Reads `X-Avow-Limited-Use`: `Some(false)` when absent, `None` for a value other than `true`
+/// or `false`.
+fn limited_use(headers: &HeaderMap) -> Option<bool> {
+    let mut values = headers.get_all(LIMITED_USE_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Some(false);
     };
-    let now = u64::try_from(state.now()).unwrap_or(0);
-    match avow_guard::check(&config, &headers, now) {
-        Ok(claims) => {
-            let mut response = StatusCode::OK.into_response();
-            let headers = response.headers_mut();
-            let mut put = |name: &'static str, value: &str| {
-                if let Ok(value) = HeaderValue::from_str(value) {
-                    headers.insert(HeaderName::from_static(name), value);
-                }
-            };
-            put("avow-app", &claims.sub);
-            put("avow-token-id", &claims.jti);
-            if let Some(install) = &claims.ins {
-                put("avow-install", install);
-            }
-            put("avow-providers", &claims.att.prv.join(","));
-            put("avow-trust", &claims.att.trust);
-            put("avow-app-integrity", &claims.att.app);
-            put("avow-device-integrity", &claims.att.dev);
-            put("avow-flags", &claims.att.flg.join(","));
-            if claims.att.red {
-                put("avow-reduced", "true");
-            }
-            response
-        }
-        Err(error) => {
-            tracing::debug!(target: "avow::rejection", reason = error.reason(), "check rejected a token");
-            unauthorized(error.reason())
-        }
+    if values.next().is_some() {
+        return None;
+    }
+    let value = value.to_str().ok()?.trim();
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
     }
 }
 
-async fn audiences(state: &AppState, headers: &HeaderMap) -> Result<Vec<String>, Response> {
-    if let Some(audience) = headers.get(AUDIENCE_HEADER) {
-        return match audience.to_str() {
-            Ok(audience) => Ok(vec![audience.to_owned()]),
-            Err(_) => Err(unauthorized("invalid audience header")),
-        };
-    }
-    match state.store.apps().await {
-        Ok(apps) => Ok(apps.into_iter().map(|app| app.id).collect()),
-        Err(error) => {
-            // A database fault is our failure, not the client's: 503 lets the gateway apply
-            // its own fail-open or fail-closed rule.
-            tracing::error!(%error, "check endpoint cannot read the apps");
-            Err(StatusCode::SERVICE_UNAVAILABLE.into_response())
-        }
-    }
+/// Builds a response with an empty body and `reason` in `Avow-Reason`.
+fn with_reason(status: StatusCode, reason: &'static str) -> Response {
+    let mut response = status.into_response();
+    response.headers_mut().insert(
+        HeaderName::from_static("avow-reason"),
+        HeaderValue::from_static(reason),
+    );
+    response
 }
 
 /// Builds a `401` with an empty body and the reason in a header for the gateway's log.

@@ -98,6 +98,20 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
         "AVOW_MARKETS_TRUST_FORWARDED_FOR",
         "markets.trust_forwarded_for",
     ),
+    (
+        "AVOW_PINNING_CHECK_INTERVAL_SECS",
+        "pinning.check_interval_secs",
+    ),
+    (
+        "AVOW_PINNING_EXPIRY_WARNING_DAYS",
+        "pinning.expiry_warning_days",
+    ),
+    ("AVOW_PINNING_GRACE_DAYS", "pinning.grace_days"),
+    (
+        "AVOW_PINNING_RESIGN_INTERVAL_SECS",
+        "pinning.resign_interval_secs",
+    ),
+    ("AVOW_PINNING_PROBE_TIMEOUT_MS", "pinning.probe_timeout_ms"),
 ];
 
 /// Server configuration.
@@ -138,6 +152,8 @@ pub struct Config {
     pub markets: MarketsConfig,
     /// Provider quota budgets.
     pub quota: QuotaConfig,
+    /// Dynamic certificate pinning: live checks, publishing and pin-failure reports.
+    pub pinning: PinningConfig,
     /// Whether denied clients learn the policy's reasons even for production apps. Apps
     /// registered for App Attest's development environment always do. Defaults to false.
     pub reveal_rejection_reasons: bool,
@@ -246,6 +262,129 @@ pub struct MarketsConfig {
     pub trust_forwarded_for: bool,
 }
 
+/// Default seconds between two background checks of every API domain.
+pub const DEFAULT_PIN_CHECK_INTERVAL_SECS: u64 = 3600;
+/// Default days before an expiry from which a domain is reported as `expiring_soon`.
+pub const DEFAULT_PIN_EXPIRY_WARNING_DAYS: u64 = 21;
+/// Default days a published pin document keeps the pins that the previous document had.
+pub const DEFAULT_PIN_GRACE_DAYS: u64 = 30;
+/// Default age in seconds of a document's signature after which `GET /v1/pins` signs it again.
+pub const DEFAULT_PIN_RESIGN_INTERVAL_SECS: u64 = 3600;
+/// Default timeout of one live-chain probe (TCP connect and TLS handshake), in milliseconds.
+pub const DEFAULT_PIN_PROBE_TIMEOUT_MS: u64 = 5_000;
+/// Default number of API domains the background check probes at the same time.
+pub const DEFAULT_PIN_CHECK_CONCURRENCY: usize = 4;
+/// Default pin-failure reports accepted per client address per minute, by one server instance.
+pub const DEFAULT_PIN_REPORTS_PER_MINUTE_PER_CLIENT: u32 = 30;
+/// Default pin-failure reports accepted per app per minute, by one server instance.
+pub const DEFAULT_PIN_REPORTS_PER_MINUTE_PER_APP: u32 = 600;
+/// Default maximum of report groups (host, reason, document version, app version) per app.
+pub const DEFAULT_PIN_MAX_REPORT_GROUPS: u64 = 10_000;
+
+/// Dynamic certificate pinning settings.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PinningConfig {
+    /// Seconds between two background checks of every API domain's live chain (1 to 604800).
+    /// Defaults to 3600.
+    pub check_interval_secs: u64,
+    /// Days before a certificate on a validated path, or the published document, expires from
+    /// which the domain is `expiring_soon` (1 to 365). Defaults to 21.
+    pub expiry_warning_days: u64,
+    /// Days a newly published document keeps the pins that the previous document had and the
+    /// new pin set dropped, so apps holding the previous document keep working (0 to 365).
+    /// Defaults to 30.
+    pub grace_days: u64,
+    /// Age in seconds of a document's signature after which `GET /v1/pins` signs the same
+    /// version again with the current time as `iat`, so apps get signed server time (60 to
+    /// 86400). Defaults to 3600.
+    pub resign_interval_secs: u64,
+    /// Timeout of one live-chain probe, TCP connect and TLS handshake together, in
+    /// milliseconds (1 to 60000). Defaults to 5000.
+    pub probe_timeout_ms: u64,
+    /// API domains the background check probes at the same time (1 to 64). Defaults to 4.
+    pub check_concurrency: usize,
+    /// Pin-failure reports accepted per client address per minute by each server instance (1
+    /// to 100000). Defaults to 30.
+    pub reports_per_minute_per_client: u32,
+    /// Pin-failure reports accepted per app per minute by each server instance (1 to
+    /// 1000000). Defaults to 600.
+    pub reports_per_minute_per_app: u32,
+    /// Report groups (host, reason, document version, app version) kept per app; reports that
+    /// would start a new group beyond it are dropped (1 to 1000000). Defaults to 10000.
+    pub max_report_groups_per_app: u64,
+}
+
+impl Default for PinningConfig {
+    fn default() -> Self {
+        Self {
+            check_interval_secs: DEFAULT_PIN_CHECK_INTERVAL_SECS,
+            expiry_warning_days: DEFAULT_PIN_EXPIRY_WARNING_DAYS,
+            grace_days: DEFAULT_PIN_GRACE_DAYS,
+            resign_interval_secs: DEFAULT_PIN_RESIGN_INTERVAL_SECS,
+            probe_timeout_ms: DEFAULT_PIN_PROBE_TIMEOUT_MS,
+            check_concurrency: DEFAULT_PIN_CHECK_CONCURRENCY,
+            reports_per_minute_per_client: DEFAULT_PIN_REPORTS_PER_MINUTE_PER_CLIENT,
+            reports_per_minute_per_app: DEFAULT_PIN_REPORTS_PER_MINUTE_PER_APP,
+            max_report_groups_per_app: DEFAULT_PIN_MAX_REPORT_GROUPS,
+        }
+    }
+}
+
+impl PinningConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let ranges: [(&str, u64, u64, u64); 9] = [
+            (
+                "check_interval_secs",
+                self.check_interval_secs,
+                1,
+                7 * 86_400,
+            ),
+            ("expiry_warning_days", self.expiry_warning_days, 1, 365),
+            ("grace_days", self.grace_days, 0, 365),
+            (
+                "resign_interval_secs",
+                self.resign_interval_secs,
+                60,
+                86_400,
+            ),
+            ("probe_timeout_ms", self.probe_timeout_ms, 1, 60_000),
+            (
+                "check_concurrency",
+                u64::try_from(self.check_concurrency).unwrap_or(u64::MAX),
+                1,
+                64,
+            ),
+            (
+                "reports_per_minute_per_client",
+                u64::from(self.reports_per_minute_per_client),
+                1,
+                100_000,
+            ),
+            (
+                "reports_per_minute_per_app",
+                u64::from(self.reports_per_minute_per_app),
+                1,
+                1_000_000,
+            ),
+            (
+                "max_report_groups_per_app",
+                self.max_report_groups_per_app,
+                1,
+                1_000_000,
+            ),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::Invalid(format!(
+                    "pinning.{key} must be between {min} and {max}, got {value}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -344,6 +483,7 @@ impl Default for Config {
             huawei_safety_detect: ExtraRootsConfig::default(),
             android_key: AndroidKeyConfig::default(),
             quota: QuotaConfig::default(),
+            pinning: PinningConfig::default(),
             reveal_rejection_reasons: false,
             markets: MarketsConfig::default(),
         }
@@ -573,6 +713,28 @@ impl Config {
                 "AVOW_MARKETS_GEOIP_FILE" => {
                     self.markets.geoip_file = Some(PathBuf::from(value));
                 }
+                "AVOW_PINNING_CHECK_INTERVAL_SECS" => {
+                    self.pinning.check_interval_secs = number(variable, &value)?;
+                }
+                "AVOW_PINNING_EXPIRY_WARNING_DAYS" => {
+                    self.pinning.expiry_warning_days =
+                        value.parse().map_err(|_| ConfigError::Env {
+                            variable,
+                            message: "expected a whole number of days".to_owned(),
+                        })?;
+                }
+                "AVOW_PINNING_GRACE_DAYS" => {
+                    self.pinning.grace_days = value.parse().map_err(|_| ConfigError::Env {
+                        variable,
+                        message: "expected a whole number of days".to_owned(),
+                    })?;
+                }
+                "AVOW_PINNING_RESIGN_INTERVAL_SECS" => {
+                    self.pinning.resign_interval_secs = number(variable, &value)?;
+                }
+                "AVOW_PINNING_PROBE_TIMEOUT_MS" => {
+                    self.pinning.probe_timeout_ms = milliseconds(variable, &value)?;
+                }
                 "AVOW_MARKETS_TRUST_FORWARDED_FOR" => {
                     self.markets.trust_forwarded_for = match value.as_str() {
                         "true" => true,
@@ -609,6 +771,7 @@ impl Config {
         self.device_check.validate()?;
         self.play_integrity.validate()?;
         self.markets.validate()?;
+        self.pinning.validate()?;
         Ok(())
     }
 
@@ -1065,6 +1228,88 @@ mod tests {
         .unwrap_err();
         assert!(
             error.to_string().contains("markets.trusted_header"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn pinning_section_read_and_checked() {
+        let config = Config::from_toml(
+            "[pinning]\ncheck_interval_secs = 60\nexpiry_warning_days = 14\ngrace_days = 0\n\
+             resign_interval_secs = 600\nprobe_timeout_ms = 2000\ncheck_concurrency = 2\n\
+             reports_per_minute_per_client = 5\nreports_per_minute_per_app = 50\n\
+             max_report_groups_per_app = 100",
+        )
+        .unwrap();
+        assert_eq!(
+            config.pinning,
+            PinningConfig {
+                check_interval_secs: 60,
+                expiry_warning_days: 14,
+                grace_days: 0,
+                resign_interval_secs: 600,
+                probe_timeout_ms: 2000,
+                check_concurrency: 2,
+                reports_per_minute_per_client: 5,
+                reports_per_minute_per_app: 50,
+                max_report_groups_per_app: 100,
+            }
+        );
+        config.validate().unwrap();
+
+        let defaults = Config::default().pinning;
+        assert_eq!(defaults.check_interval_secs, 3600);
+        assert_eq!(defaults.expiry_warning_days, 21);
+        assert_eq!(defaults.grace_days, 30);
+        assert_eq!(defaults.resign_interval_secs, 3600);
+
+        let message = Config::from_toml("[pinning]\ninterval = 5").unwrap_err();
+        assert!(message.contains("interval"), "{message}");
+    }
+
+    #[test]
+    fn pinning_env_overrides_and_limits() {
+        let config = Config::load(None, |name| {
+            let value = match name {
+                "AVOW_PINNING_CHECK_INTERVAL_SECS" => "5",
+                "AVOW_PINNING_EXPIRY_WARNING_DAYS" => "7",
+                "AVOW_PINNING_GRACE_DAYS" => "2",
+                "AVOW_PINNING_RESIGN_INTERVAL_SECS" => "120",
+                "AVOW_PINNING_PROBE_TIMEOUT_MS" => "750",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        })
+        .unwrap();
+        assert_eq!(config.pinning.check_interval_secs, 5);
+        assert_eq!(config.pinning.expiry_warning_days, 7);
+        assert_eq!(config.pinning.grace_days, 2);
+        assert_eq!(config.pinning.resign_interval_secs, 120);
+        assert_eq!(config.pinning.probe_timeout_ms, 750);
+
+        for (variable, value, key) in [
+            (
+                "AVOW_PINNING_CHECK_INTERVAL_SECS",
+                "0",
+                "pinning.check_interval_secs",
+            ),
+            (
+                "AVOW_PINNING_RESIGN_INTERVAL_SECS",
+                "10",
+                "pinning.resign_interval_secs",
+            ),
+            ("AVOW_PINNING_GRACE_DAYS", "366", "pinning.grace_days"),
+        ] {
+            let error = Config::load(None, |name| (name == variable).then(|| value.to_owned()))
+                .unwrap_err();
+            assert!(error.to_string().contains(key), "{variable}: {error}");
+        }
+        let error = Config::load(None, |name| {
+            (name == "AVOW_PINNING_GRACE_DAYS").then(|| "soon".to_owned())
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("AVOW_PINNING_GRACE_DAYS"),
             "{error}"
         );
     }

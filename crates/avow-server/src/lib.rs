@@ -10,6 +10,10 @@
 //! | `GET /.well-known/jwks.json` | the token verification keys |
 //! | `POST /admin/v1/apps`, `GET /admin/v1/apps` | app registration (admin key) |
 //! | `/admin/v1/apps/{id}/policy`, `/admin/v1/installs/{id}`, `/admin/v1/audit`, … | policies, installs, debug devices, quota and the audit log (admin key; see [`admin_policy`]) |
+//! | `/admin/v1/apps/{id}/api-domains`, `…/pin-sets/{host}`, `…/pins/plan`, `…/pins/publish`, … | API domains, pin sets and pin documents (admin key; see [`pinning`]) |
+//! | `GET /v1/pins`, `POST /v1/pin-reports` | the signed pin document for apps, and their pin-failure reports |
+//! | `/v1/check` (any method) | token check for nginx `auth_request` and Envoy `ext_authz`, with limited use on request (see [`check`]) |
+//! | `POST /v1/tokens/consume` | consumes a limited-use token once across all instances (see [`consume`]) |
 //! | `GET /healthz`, `GET /readyz` | liveness, and readiness with a database check |
 //! | `GET /metrics` | counters and gauges in the Prometheus text format |
 //!
@@ -24,12 +28,14 @@ pub mod admin_policy;
 pub mod api;
 pub mod check;
 pub mod config;
+pub mod consume;
 pub mod decide;
 pub mod error;
 pub mod evidence;
 pub mod keys;
 pub mod market;
 pub mod metrics;
+pub mod pinning;
 pub mod policy;
 pub mod providers;
 
@@ -83,6 +89,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Resolves the market of a request.
     pub markets: Arc<market::MarketResolver>,
+    /// Pin-signing keys, the live-chain probe and report rate limits.
+    pub pinning: Arc<pinning::Pinning>,
 }
 
 impl AppState {
@@ -143,6 +151,9 @@ pub enum StartError {
     /// The trusted market header or the GeoIP database could not be set up.
     #[error(transparent)]
     Markets(#[from] market::MarketError),
+    /// The TLS client of the live-chain probe could not be set up.
+    #[error("cannot set up the live-chain probe: {0}")]
+    Probe(String),
     /// Serving connections failed.
     #[error("server failed: {source}")]
     Serve {
@@ -179,6 +190,12 @@ impl Server {
         let store = open_store(&config.database_url()).await?;
         let master_key = MasterKey::load_or_create(&config.data_dir, master_key_env)?;
         let key_ring = KeyRing::load_or_create(store.as_ref(), &master_key, unix_now()).await?;
+        let pin_keys =
+            pinning::signing::PinKeyRing::load_or_create(store.as_ref(), &master_key, unix_now())
+                .await?;
+        let fetcher = pinning::Pinning::tls_fetcher(&config.pinning)
+            .map_err(|error| StartError::Probe(error.to_string()))?;
+        let pinning = pinning::Pinning::new(pin_keys, fetcher, &config.pinning);
 
         let mut roots = Roots::apple();
         for path in &config.app_attest.extra_roots {
@@ -215,6 +232,7 @@ impl Server {
                 decoy_signer: Arc::new(decoy_signer),
                 metrics: Arc::new(metrics::Metrics::for_server()),
                 markets: Arc::new(markets),
+                pinning: Arc::new(pinning),
             },
             first_admin_key,
             listener,
@@ -246,12 +264,16 @@ impl Server {
         tracing::info!(address = %local, "listening");
 
         let purge = tokio::spawn(purge_nonces(self.state.store.clone()));
+        let purge_used = tokio::spawn(consume::purge_used_tokens(self.state.store.clone()));
+        let (checks_stop, checks_stopped) = tokio::sync::watch::channel(false);
+        let checks = tokio::spawn(pinning::monitor::run(self.state.clone(), checks_stopped));
         let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
         let service =
             router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutdown requested, draining requests in flight");
+            let _ = checks_stop.send(true);
             let _ = stop_sender.send(());
         });
         let serve = tokio::spawn(async move { serve.await });
@@ -266,6 +288,10 @@ impl Server {
             }
         };
         purge.abort();
+        purge_used.abort();
+        // The check stops at its next await once the signal arrives, and a probe in flight is
+        // dropped.
+        checks.abort();
         let result = match outcome {
             Ok(result) => result,
             Err(join_error) => Err(std::io::Error::other(join_error.to_string())),
@@ -305,6 +331,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/refresh", post(api::refresh))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/check", axum::routing::any(check::check))
+        .route("/v1/tokens/consume", post(consume::consume))
         .route("/admin/v1/apps", post(admin::add_app).get(admin::list_apps))
         .route(
             "/admin/v1/apps/{id}/play-integrity-keys",
@@ -315,6 +342,7 @@ pub fn router(state: AppState) -> Router {
             post(admin::device_check_two_bits),
         )
         .merge(admin_policy::routes())
+        .merge(pinning::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::handler))
         .route("/readyz", get(readyz))

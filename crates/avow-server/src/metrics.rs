@@ -120,6 +120,38 @@ pub const TOKENS_ISSUED: Descriptor = Descriptor {
     labels: &["app", "via"],
 };
 
+/// Consumptions of limited-use tokens.
+pub const TOKEN_CONSUMPTIONS: Descriptor = Descriptor {
+    name: "avow_token_consumptions_total",
+    help: "Limited-use tokens by app, route (consume, check) and outcome (consumed, already_used).",
+    kind: Kind::Counter,
+    labels: &["app", "via", "outcome"],
+};
+
+/// The status of each API domain's latest live check.
+pub const PIN_DOMAIN_STATUS: Descriptor = Descriptor {
+    name: "avow_pin_domain_status",
+    help: "Latest live check of each API domain: 1 for its current status, 0 for the others.",
+    kind: Kind::Gauge,
+    labels: &["app", "host", "status"],
+};
+
+/// Seconds left before the earliest expiry that matters to a domain's pins.
+pub const PIN_DOMAIN_EXPIRY: Descriptor = Descriptor {
+    name: "avow_pin_domain_expiry_seconds",
+    help: "Seconds from the latest live check until a validated-path certificate or the published pin document expires, whichever is first (0 once expired).",
+    kind: Kind::Gauge,
+    labels: &["app", "host"],
+};
+
+/// Pin-failure reports received.
+pub const PIN_REPORTS: Descriptor = Descriptor {
+    name: "avow_pin_reports_total",
+    help: "Pin-failure reports by app and outcome (counted, dropped, rate_limited, invalid).",
+    kind: Kind::Counter,
+    labels: &["app", "outcome"],
+};
+
 /// Label sets dropped because their family reached [`MAX_SERIES_PER_FAMILY`].
 pub const DROPPED_SERIES: Descriptor = Descriptor {
     name: "avow_metrics_dropped_series_total",
@@ -146,6 +178,26 @@ impl DecisionOutcome {
             Self::Allow => "allow",
             Self::Deny => "deny",
             Self::Reduced => "reduced",
+        }
+    }
+}
+
+/// The outcome of a limited-use token's consumption, the `outcome` label of
+/// `avow_token_consumptions_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumeOutcome {
+    /// The token was used before and is rejected.
+    AlreadyUsed,
+    /// The token's first use: it is now consumed.
+    Consumed,
+}
+
+impl ConsumeOutcome {
+    /// Returns the label value: `already_used` or `consumed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AlreadyUsed => "already_used",
+            Self::Consumed => "consumed",
         }
     }
 }
@@ -186,6 +238,10 @@ impl Metrics {
                 &PROVIDER_QUOTA_LIMIT,
                 &NONCE_REJECTIONS,
                 &TOKENS_ISSUED,
+                &TOKEN_CONSUMPTIONS,
+                &PIN_DOMAIN_STATUS,
+                &PIN_DOMAIN_EXPIRY,
+                &PIN_REPORTS,
             ] {
                 families.entry(descriptor.name).or_insert_with(|| Family {
                     descriptor,
@@ -237,6 +293,43 @@ impl Metrics {
     /// Counts an issued token. `via` names the issuing route, such as `attest` or `refresh`.
     pub fn token_issued(&self, app_id: &str, via: &'static str) {
         self.increment(&TOKENS_ISSUED, &[app_id, via], 1);
+    }
+
+    /// Counts a limited-use token consumption of an app. `via` names the route, `consume` or
+    /// `check`.
+    pub fn token_consumption(&self, app_id: &str, via: &'static str, outcome: ConsumeOutcome) {
+        self.increment(&TOKEN_CONSUMPTIONS, &[app_id, via, outcome.as_str()], 1);
+    }
+
+    /// Records the status of an API domain's latest live check: 1 for `status` and 0 for the
+    /// other values of `statuses`, so a dashboard shows the change from one to another.
+    pub fn pin_domain_status(
+        &self,
+        app_id: &str,
+        host: &str,
+        status: &str,
+        statuses: &[&'static str],
+    ) {
+        for candidate in statuses {
+            let value = u64::from(*candidate == status);
+            self.set(&PIN_DOMAIN_STATUS, &[app_id, host, candidate], value);
+        }
+    }
+
+    /// Records the seconds left before the earliest expiry that matters to a domain's pins.
+    pub fn pin_domain_expiry(&self, app_id: &str, host: &str, seconds: u64) {
+        self.set(&PIN_DOMAIN_EXPIRY, &[app_id, host], seconds);
+    }
+
+    /// Sets every status series of a removed API domain to 0.
+    pub fn pin_domain_removed(&self, app_id: &str, host: &str, statuses: &[&'static str]) {
+        self.pin_domain_status(app_id, host, "", statuses);
+    }
+
+    /// Counts a pin-failure report of a registered app. `outcome` is a fixed code such as
+    /// `counted` or `rate_limited`.
+    pub fn pin_report(&self, app_id: &str, outcome: &'static str) {
+        self.increment(&PIN_REPORTS, &[app_id, outcome], 1);
     }
 
     /// Adds `amount` to a counter series. `labels` has one value per label name of
@@ -472,6 +565,29 @@ avow_provider_quota_used{provider=\"play_integrity\",app=\"com.example.bank\"} 1
 avow_tokens_issued_total{app=\"com.example.bank\",via=\"refresh\"} 1
 ";
         assert_eq!(metrics.render(), expected);
+    }
+
+    #[test]
+    fn token_consumptions_render() {
+        let metrics = Metrics::new();
+        metrics.token_consumption("com.example.bank", "consume", ConsumeOutcome::Consumed);
+        metrics.token_consumption("com.example.bank", "consume", ConsumeOutcome::AlreadyUsed);
+        metrics.token_consumption("com.example.bank", "check", ConsumeOutcome::Consumed);
+        metrics.token_consumption("com.example.bank", "consume", ConsumeOutcome::Consumed);
+
+        let expected = "\
+# HELP avow_token_consumptions_total Limited-use tokens by app, route (consume, check) and outcome (consumed, already_used).
+# TYPE avow_token_consumptions_total counter
+avow_token_consumptions_total{app=\"com.example.bank\",via=\"check\",outcome=\"consumed\"} 1
+avow_token_consumptions_total{app=\"com.example.bank\",via=\"consume\",outcome=\"already_used\"} 1
+avow_token_consumptions_total{app=\"com.example.bank\",via=\"consume\",outcome=\"consumed\"} 2
+";
+        assert_eq!(metrics.render(), expected);
+        assert!(
+            Metrics::for_server()
+                .render()
+                .contains("# TYPE avow_token_consumptions_total counter\n")
+        );
     }
 
     #[test]

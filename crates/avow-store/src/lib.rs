@@ -11,17 +11,26 @@
 //! - a nonce is consumed at most once ([`Store::consume_nonce`]);
 //! - an App Attest counter only moves forward ([`Store::advance_counter`]);
 //! - a daily counter never passes its limit ([`Store::increment_daily_counter`]);
-//! - two policy versions of one app never share a number ([`Store::insert_policy`]).
+//! - a limited-use token is marked used at most once ([`Store::mark_token_used`]);
+//! - two policy versions of one app never share a number ([`Store::insert_policy`]);
+//! - two pin documents of one app never share a version ([`Store::insert_pin_document`]), and a
+//!   re-signed document's issue time only moves forward ([`Store::resign_pin_document`]).
 //!
 //! Times are Unix seconds (`i64`) passed in by the caller, so tests control the clock.
 
 #![deny(missing_docs)]
 
+mod pinning;
+mod pinning_sql;
 mod postgres;
 mod sql;
 mod sqlite;
 mod store_impl;
 
+pub use pinning::{
+    ApiDomain, DomainCheckRecord, PinDocumentRecord, PinReportAggregate, PinReportEvent,
+    PinReportOutcome, PinSetEntry, PinSetRecord,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -450,6 +459,121 @@ pub trait Store: Send + Sync + 'static {
         key_id: &[u8],
         now: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Inserts an API domain. Fails with [`StoreError::AlreadyExists`] when the app has a
+    /// domain with this host pattern. The app must exist, so an unknown app fails with
+    /// [`StoreError::Database`].
+    async fn insert_api_domain(&self, domain: &ApiDomain) -> Result<(), StoreError>;
+    /// Returns the API domain of an app with this host pattern.
+    async fn api_domain(&self, app_id: &str, host: &str) -> Result<Option<ApiDomain>, StoreError>;
+    /// Returns the API domains of an app ordered by host pattern, or of every app ordered by
+    /// app id and host pattern when `app_id` is `None`.
+    async fn api_domains(&self, app_id: Option<&str>) -> Result<Vec<ApiDomain>, StoreError>;
+    /// Sets the `managed` flag of an API domain. Returns whether the domain exists.
+    async fn set_api_domain_managed(
+        &self,
+        app_id: &str,
+        host: &str,
+        managed: bool,
+    ) -> Result<bool, StoreError>;
+    /// Deletes an API domain with its pin set and its live check. Returns whether the domain
+    /// existed. Published documents keep their copy of its pins.
+    async fn delete_api_domain(&self, app_id: &str, host: &str) -> Result<bool, StoreError>;
+
+    /// Stores the pin set of an API domain, replacing its earlier pins, in one transaction.
+    /// The domain must exist, so an unknown domain fails with [`StoreError::Database`].
+    async fn put_pin_set(&self, pin_set: &PinSetRecord) -> Result<(), StoreError>;
+    /// Returns the pin set of one API domain.
+    async fn pin_set(&self, app_id: &str, host: &str) -> Result<Option<PinSetRecord>, StoreError>;
+    /// Returns the pin sets of an app ordered by host pattern, each with its pins in stored
+    /// order. A set and its pins are read in one statement, so a concurrent
+    /// [`Store::put_pin_set`] is seen whole or not at all.
+    async fn pin_sets(&self, app_id: &str) -> Result<Vec<PinSetRecord>, StoreError>;
+
+    /// Inserts a published pin document. Fails with [`StoreError::AlreadyExists`] when the
+    /// app has a document with this version, which is how concurrent publishes from several
+    /// server instances learn that another one took the version: the caller signs again with
+    /// the next version. The app must exist, so an unknown app fails with
+    /// [`StoreError::Database`].
+    async fn insert_pin_document(&self, document: &PinDocumentRecord) -> Result<(), StoreError>;
+    /// Returns the pin document of an app with the highest version.
+    async fn latest_pin_document(
+        &self,
+        app_id: &str,
+    ) -> Result<Option<PinDocumentRecord>, StoreError>;
+    /// Returns the highest pin document version of an app, `None` before the first publish.
+    async fn latest_pin_version(&self, app_id: &str) -> Result<Option<i64>, StoreError>;
+    /// Returns one pin document version of an app.
+    async fn pin_document(
+        &self,
+        app_id: &str,
+        version: i64,
+    ) -> Result<Option<PinDocumentRecord>, StoreError>;
+    /// Returns up to `limit` pin documents of an app, highest version first.
+    async fn pin_documents(
+        &self,
+        app_id: &str,
+        limit: u32,
+    ) -> Result<Vec<PinDocumentRecord>, StoreError>;
+    /// Replaces the signature of a stored document with one made at `issued_at`, if and only
+    /// if `issued_at` is later than the stored one, in one atomic statement. Returns whether the
+    /// document changed.
+    async fn resign_pin_document(
+        &self,
+        app_id: &str,
+        version: i64,
+        issued_at: i64,
+        document: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores the latest live check of an API domain, replacing the earlier one. Returns
+    /// `false` and stores nothing when the domain does not exist, for example because it was
+    /// deleted while it was being checked.
+    async fn put_domain_check(&self, check: &DomainCheckRecord) -> Result<bool, StoreError>;
+    /// Returns the latest live checks of an app's API domains ordered by host pattern.
+    async fn domain_checks(&self, app_id: &str) -> Result<Vec<DomainCheckRecord>, StoreError>;
+
+    /// Counts a pin-failure report in its group (app, host, reason, document version, app
+    /// version) and keeps it as the group's sample when it is the latest. A report that would
+    /// start a new group while the app has `max_groups` groups or more is dropped.
+    ///
+    /// The group count and the limit are checked in the statement that inserts a group, but
+    /// concurrent inserts on PostgreSQL can pass the limit by a few groups. The app must exist,
+    /// so an unknown app fails with [`StoreError::Database`].
+    async fn record_pin_report(
+        &self,
+        report: &PinReportEvent,
+        max_groups: i64,
+    ) -> Result<PinReportOutcome, StoreError>;
+    /// Returns up to `limit` report groups of an app, the latest report first.
+    async fn pin_reports(
+        &self,
+        app_id: &str,
+        limit: u32,
+    ) -> Result<Vec<PinReportAggregate>, StoreError>;
+
+    /// Inserts a pin-signing key, which signs pin documents and never tokens. Fails with
+    /// [`StoreError::AlreadyExists`] when the kid is taken.
+    async fn insert_pin_signing_key(&self, key: &SigningKey) -> Result<(), StoreError>;
+    /// Returns every pin-signing key, ordered as [`Store::signing_keys`].
+    async fn pin_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
+
+    /// Marks the token id `jti` as used at `now`, in one atomic statement, and returns whether
+    /// this call marked it: `true` for the token's first use, `false` when it was marked
+    /// before. Of any number of concurrent calls for one id, across any number of server
+    /// instances, exactly one returns `true`. `expires_at` is the token's `exp`, kept so that
+    /// [`Store::purge_used_tokens`] can delete the mark once the token cannot verify anymore.
+    async fn mark_token_used(
+        &self,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Deletes up to `limit` used-token marks whose `expires_at` is earlier than `before` and
+    /// returns how many were deleted. The caller chooses `before` with a margin for its token
+    /// leeway, because a token whose mark is deleted would pass [`Store::mark_token_used`]
+    /// again.
+    async fn purge_used_tokens(&self, before: i64, limit: u32) -> Result<u64, StoreError>;
 
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -196,6 +196,19 @@ pub(crate) const SELECT_DEBUG_DEVICES: &str = "SELECT app_id, key_id, note, expi
 pub(crate) const COUNT_ACTIVE_DEBUG_DEVICE: &str = "SELECT COUNT(*) FROM debug_devices \
      WHERE app_id = $1 AND key_id = $2 AND expires_at > $3";
 
+/// Marks a token id used: `$1` jti, `$2` expires at, `$3` now.
+///
+/// `ON CONFLICT DO NOTHING` makes the insert and the uniqueness check one atomic step, so the
+/// statement affects one row for the first use and none afterwards. In PostgreSQL a concurrent
+/// insert of the same id waits for the first one to commit and then does nothing.
+pub(crate) const MARK_TOKEN_USED: &str = "INSERT INTO used_tokens (jti, expires_at, used_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING";
+
+/// Deletes expired used-token marks: `$1` before, `$2` the most rows to delete. The subquery
+/// bounds the work of one call, because neither database portably takes a `LIMIT` on `DELETE`.
+pub(crate) const PURGE_USED_TOKENS: &str = "DELETE FROM used_tokens WHERE jti IN \
+     (SELECT jti FROM used_tokens WHERE expires_at < $1 LIMIT $2)";
+
 pub(crate) const PING: &str = "SELECT 1";
 
 /// The stored state of a nonce that [`CONSUME_NONCE`] did not consume.

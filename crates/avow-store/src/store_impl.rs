@@ -20,10 +20,15 @@
 macro_rules! impl_store {
     ($store:ty, $database:ty) => {
         const _: () = {
+            use $crate::pinning_sql;
             use $crate::sql;
             use $crate::{
                 AdminKey, App, AuditEntry, DebugDevice, DecisionRecord, Install, NewNonce,
                 NonceRejection, PolicyRecord, SigningKey, Store, StoreError,
+            };
+            use $crate::{
+                ApiDomain, DomainCheckRecord, PinDocumentRecord, PinReportAggregate,
+                PinReportEvent, PinReportOutcome, PinSetRecord,
             };
 
             type Pool = sqlx::Pool<$database>;
@@ -424,6 +429,301 @@ macro_rules! impl_store {
                     Ok(marks > 0)
                 }
 
+                async fn insert_api_domain(&self, domain: &ApiDomain) -> Result<(), StoreError> {
+                    let query = sqlx::query(pinning_sql::INSERT_PIN_DOMAIN)
+                        .bind(&domain.app_id)
+                        .bind(&domain.host)
+                        .bind(domain.port)
+                        .bind(&domain.probe_host)
+                        .bind(&domain.connect_to)
+                        .bind(&domain.ca_bundle_pem)
+                        .bind(domain.managed)
+                        .bind(domain.created_at);
+                    insert(&self.pool, query, "api domain").await
+                }
+
+                async fn api_domain(
+                    &self,
+                    app_id: &str,
+                    host: &str,
+                ) -> Result<Option<ApiDomain>, StoreError> {
+                    let query = sqlx::query(pinning_sql::SELECT_PIN_DOMAIN)
+                        .bind(app_id)
+                        .bind(host);
+                    fetch_optional(&self.pool, query, decode_api_domain).await
+                }
+
+                async fn api_domains(
+                    &self,
+                    app_id: Option<&str>,
+                ) -> Result<Vec<ApiDomain>, StoreError> {
+                    let query = match app_id {
+                        Some(app_id) => sqlx::query(pinning_sql::SELECT_PIN_DOMAINS).bind(app_id),
+                        None => sqlx::query(pinning_sql::SELECT_ALL_PIN_DOMAINS),
+                    };
+                    fetch_all(&self.pool, query, decode_api_domain).await
+                }
+
+                async fn set_api_domain_managed(
+                    &self,
+                    app_id: &str,
+                    host: &str,
+                    managed: bool,
+                ) -> Result<bool, StoreError> {
+                    let query = sqlx::query(pinning_sql::SET_PIN_DOMAIN_MANAGED)
+                        .bind(app_id)
+                        .bind(host)
+                        .bind(managed);
+                    Ok(execute(&self.pool, query).await? == 1)
+                }
+
+                async fn delete_api_domain(
+                    &self,
+                    app_id: &str,
+                    host: &str,
+                ) -> Result<bool, StoreError> {
+                    let query = sqlx::query(pinning_sql::DELETE_PIN_DOMAIN)
+                        .bind(app_id)
+                        .bind(host);
+                    Ok(execute(&self.pool, query).await? == 1)
+                }
+
+                async fn put_pin_set(&self, pin_set: &PinSetRecord) -> Result<(), StoreError> {
+                    let mut transaction = self.pool.begin().await.map_err(StoreError::Database)?;
+                    sqlx::query(pinning_sql::UPSERT_PIN_SET)
+                        .bind(&pin_set.app_id)
+                        .bind(&pin_set.host)
+                        .bind(pin_set.expires_at)
+                        .bind(&pin_set.mode)
+                        .bind(&pin_set.after_expiry)
+                        .bind(&pin_set.user_anchors)
+                        .bind(pin_set.updated_at)
+                        .bind(&pin_set.updated_by)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(StoreError::Database)?;
+                    sqlx::query(pinning_sql::DELETE_PIN_SET_PINS)
+                        .bind(&pin_set.app_id)
+                        .bind(&pin_set.host)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(StoreError::Database)?;
+                    for (position, entry) in (0_i64..).zip(&pin_set.pins) {
+                        sqlx::query(pinning_sql::INSERT_PIN_SET_PIN)
+                            .bind(&pin_set.app_id)
+                            .bind(&pin_set.host)
+                            .bind(position)
+                            .bind(&entry.pin)
+                            .bind(&entry.role)
+                            .bind(entry.valid_until)
+                            .bind(&entry.level)
+                            .bind(&entry.key_type)
+                            .bind(entry.not_after)
+                            .bind(&entry.note)
+                            .execute(&mut *transaction)
+                            .await
+                            .map_err(StoreError::Database)?;
+                    }
+                    transaction.commit().await.map_err(StoreError::Database)
+                }
+
+                async fn pin_set(
+                    &self,
+                    app_id: &str,
+                    host: &str,
+                ) -> Result<Option<PinSetRecord>, StoreError> {
+                    let query = sqlx::query(pinning_sql::SELECT_PIN_SETS)
+                        .bind(app_id)
+                        .bind(Some(host));
+                    let rows = fetch_all(&self.pool, query, decode_pin_set_row).await?;
+                    Ok(pinning_sql::group_pin_sets(rows).into_iter().next())
+                }
+
+                async fn pin_sets(&self, app_id: &str) -> Result<Vec<PinSetRecord>, StoreError> {
+                    let query = sqlx::query(pinning_sql::SELECT_PIN_SETS)
+                        .bind(app_id)
+                        .bind(None::<&str>);
+                    let rows = fetch_all(&self.pool, query, decode_pin_set_row).await?;
+                    Ok(pinning_sql::group_pin_sets(rows))
+                }
+
+                async fn insert_pin_document(
+                    &self,
+                    document: &PinDocumentRecord,
+                ) -> Result<(), StoreError> {
+                    let query = sqlx::query(pinning_sql::INSERT_PIN_DOCUMENT)
+                        .bind(&document.app_id)
+                        .bind(document.version)
+                        .bind(document.issued_at)
+                        .bind(document.expires_at)
+                        .bind(&document.document)
+                        .bind(&document.pin_sets)
+                        .bind(document.forced)
+                        .bind(document.published_at)
+                        .bind(&document.published_by);
+                    insert(&self.pool, query, "pin document version").await
+                }
+
+                async fn latest_pin_document(
+                    &self,
+                    app_id: &str,
+                ) -> Result<Option<PinDocumentRecord>, StoreError> {
+                    let query = sqlx::query(pinning_sql::SELECT_LATEST_PIN_DOCUMENT).bind(app_id);
+                    fetch_optional(&self.pool, query, decode_pin_document).await
+                }
+
+                async fn latest_pin_version(
+                    &self,
+                    app_id: &str,
+                ) -> Result<Option<i64>, StoreError> {
+                    sqlx::query_scalar(pinning_sql::SELECT_LATEST_PIN_VERSION)
+                        .bind(app_id)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(StoreError::Database)
+                }
+
+                async fn pin_document(
+                    &self,
+                    app_id: &str,
+                    version: i64,
+                ) -> Result<Option<PinDocumentRecord>, StoreError> {
+                    let query = sqlx::query(pinning_sql::SELECT_PIN_DOCUMENT)
+                        .bind(app_id)
+                        .bind(version);
+                    fetch_optional(&self.pool, query, decode_pin_document).await
+                }
+
+                async fn pin_documents(
+                    &self,
+                    app_id: &str,
+                    limit: u32,
+                ) -> Result<Vec<PinDocumentRecord>, StoreError> {
+                    let query = sqlx::query(pinning_sql::SELECT_PIN_DOCUMENTS)
+                        .bind(app_id)
+                        .bind(i64::from(limit));
+                    fetch_all(&self.pool, query, decode_pin_document).await
+                }
+
+                async fn resign_pin_document(
+                    &self,
+                    app_id: &str,
+                    version: i64,
+                    issued_at: i64,
+                    document: &str,
+                ) -> Result<bool, StoreError> {
+                    let query = sqlx::query(pinning_sql::RESIGN_PIN_DOCUMENT)
+                        .bind(app_id)
+                        .bind(version)
+                        .bind(issued_at)
+                        .bind(document);
+                    Ok(execute(&self.pool, query).await? == 1)
+                }
+
+                async fn put_domain_check(
+                    &self,
+                    check: &DomainCheckRecord,
+                ) -> Result<bool, StoreError> {
+                    let query = sqlx::query(pinning_sql::PUT_DOMAIN_CHECK)
+                        .bind(&check.app_id)
+                        .bind(&check.host)
+                        .bind(&check.status)
+                        .bind(&check.detail)
+                        .bind(check.checked_at)
+                        .bind(check.earliest_not_after);
+                    Ok(execute(&self.pool, query).await? == 1)
+                }
+
+                async fn domain_checks(
+                    &self,
+                    app_id: &str,
+                ) -> Result<Vec<DomainCheckRecord>, StoreError> {
+                    let query = sqlx::query(pinning_sql::SELECT_DOMAIN_CHECKS).bind(app_id);
+                    fetch_all(&self.pool, query, decode_domain_check).await
+                }
+
+                async fn record_pin_report(
+                    &self,
+                    report: &PinReportEvent,
+                    max_groups: i64,
+                ) -> Result<PinReportOutcome, StoreError> {
+                    let count = sqlx::query(pinning_sql::COUNT_PIN_REPORT)
+                        .bind(&report.app_id)
+                        .bind(&report.host)
+                        .bind(&report.reason)
+                        .bind(report.document_version)
+                        .bind(&report.app_version)
+                        .bind(report.received_at)
+                        .bind(&report.sample);
+                    if execute(&self.pool, count).await? == 1 {
+                        return Ok(PinReportOutcome::Counted);
+                    }
+                    let insert = sqlx::query(pinning_sql::INSERT_PIN_REPORT)
+                        .bind(&report.app_id)
+                        .bind(&report.host)
+                        .bind(&report.reason)
+                        .bind(report.document_version)
+                        .bind(&report.app_version)
+                        .bind(report.received_at)
+                        .bind(&report.sample)
+                        .bind(max_groups);
+                    Ok(if execute(&self.pool, insert).await? == 1 {
+                        PinReportOutcome::Counted
+                    } else {
+                        PinReportOutcome::Dropped
+                    })
+                }
+
+                async fn pin_reports(
+                    &self,
+                    app_id: &str,
+                    limit: u32,
+                ) -> Result<Vec<PinReportAggregate>, StoreError> {
+                    let query = sqlx::query(pinning_sql::SELECT_PIN_REPORTS)
+                        .bind(app_id)
+                        .bind(i64::from(limit));
+                    fetch_all(&self.pool, query, decode_pin_report).await
+                }
+
+                async fn insert_pin_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
+                    let query = sqlx::query(pinning_sql::INSERT_PIN_SIGNING_KEY)
+                        .bind(&key.kid)
+                        .bind(&key.algorithm)
+                        .bind(&key.encrypted_private_key)
+                        .bind(&key.public_key)
+                        .bind(key.created_at);
+                    insert(&self.pool, query, "pin-signing key").await
+                }
+
+                async fn pin_signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
+                    let query = sqlx::query(pinning_sql::SELECT_PIN_SIGNING_KEYS);
+                    fetch_all(&self.pool, query, decode_signing_key).await
+                }
+
+                async fn mark_token_used(
+                    &self,
+                    jti: &str,
+                    expires_at: i64,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    let query = sqlx::query(sql::MARK_TOKEN_USED)
+                        .bind(jti)
+                        .bind(expires_at)
+                        .bind(now);
+                    Ok(execute(&self.pool, query).await? == 1)
+                }
+
+                async fn purge_used_tokens(
+                    &self,
+                    before: i64,
+                    limit: u32,
+                ) -> Result<u64, StoreError> {
+                    let query = sqlx::query(sql::PURGE_USED_TOKENS)
+                        .bind(before)
+                        .bind(i64::from(limit));
+                    execute(&self.pool, query).await
+                }
+
                 async fn ping(&self) -> Result<(), StoreError> {
                     execute(&self.pool, sqlx::query(sql::PING)).await?;
                     Ok(())
@@ -605,6 +905,86 @@ macro_rules! impl_store {
                     note: read_column(row, "note")?,
                     expires_at: read_column(row, "expires_at")?,
                     created_at: read_column(row, "created_at")?,
+                })
+            }
+
+            fn decode_api_domain(row: &Row) -> Result<ApiDomain, StoreError> {
+                Ok(ApiDomain {
+                    app_id: read_column(row, "app_id")?,
+                    host: read_column(row, "host")?,
+                    port: read_column(row, "port")?,
+                    probe_host: read_column(row, "probe_host")?,
+                    connect_to: read_column(row, "connect_to")?,
+                    ca_bundle_pem: read_column(row, "ca_bundle_pem")?,
+                    managed: read_column(row, "managed")?,
+                    created_at: read_column(row, "created_at")?,
+                })
+            }
+
+            fn decode_pin_set_row(row: &Row) -> Result<pinning_sql::PinSetRow, StoreError> {
+                let host: String = read_column(row, "host")?;
+                let details = pinning_sql::PinDetails {
+                    valid_until: read_column(row, "valid_until")?,
+                    level: read_column(row, "level")?,
+                    key_type: read_column(row, "key_type")?,
+                    not_after: read_column(row, "not_after")?,
+                };
+                let pin = pinning_sql::decode_pin_set_entry(
+                    read_column(row, "pin")?,
+                    read_column(row, "role")?,
+                    read_column(row, "note")?,
+                    details,
+                    &host,
+                )?;
+                Ok(pinning_sql::PinSetRow {
+                    app_id: read_column(row, "app_id")?,
+                    host,
+                    expires_at: read_column(row, "expires_at")?,
+                    mode: read_column(row, "mode")?,
+                    after_expiry: read_column(row, "after_expiry")?,
+                    user_anchors: read_column(row, "user_anchors")?,
+                    updated_at: read_column(row, "updated_at")?,
+                    updated_by: read_column(row, "updated_by")?,
+                    pin,
+                })
+            }
+
+            fn decode_pin_document(row: &Row) -> Result<PinDocumentRecord, StoreError> {
+                Ok(PinDocumentRecord {
+                    app_id: read_column(row, "app_id")?,
+                    version: read_column(row, "version")?,
+                    issued_at: read_column(row, "issued_at")?,
+                    expires_at: read_column(row, "expires_at")?,
+                    document: read_column(row, "document")?,
+                    pin_sets: read_column(row, "pin_sets")?,
+                    forced: read_column(row, "forced")?,
+                    published_at: read_column(row, "published_at")?,
+                    published_by: read_column(row, "published_by")?,
+                })
+            }
+
+            fn decode_domain_check(row: &Row) -> Result<DomainCheckRecord, StoreError> {
+                Ok(DomainCheckRecord {
+                    app_id: read_column(row, "app_id")?,
+                    host: read_column(row, "host")?,
+                    status: read_column(row, "status")?,
+                    detail: read_column(row, "detail")?,
+                    checked_at: read_column(row, "checked_at")?,
+                    earliest_not_after: read_column(row, "earliest_not_after")?,
+                })
+            }
+
+            fn decode_pin_report(row: &Row) -> Result<PinReportAggregate, StoreError> {
+                Ok(PinReportAggregate {
+                    app_id: read_column(row, "app_id")?,
+                    host: read_column(row, "host")?,
+                    reason: read_column(row, "reason")?,
+                    document_version: read_column(row, "document_version")?,
+                    app_version: read_column(row, "app_version")?,
+                    count: read_column(row, "count")?,
+                    first_seen: read_column(row, "first_seen")?,
+                    last_seen: read_column(row, "last_seen")?,
+                    sample: read_column(row, "sample")?,
                 })
             }
 

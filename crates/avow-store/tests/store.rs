@@ -7,8 +7,12 @@
 
 #[path = "store/backend.rs"]
 mod backend;
+#[path = "store/pinning.rs"]
+mod pinning;
 #[path = "store/suite.rs"]
 mod suite;
+#[path = "store/used_tokens.rs"]
+mod used_tokens;
 
 /// Instantiates every listed suite test as `sqlite::NAME` and `postgres::NAME`.
 macro_rules! behaviour_suite {
@@ -96,6 +100,30 @@ behaviour_suite!(
     debug_device_for_unknown_app_rejected,
     reopen_keeps_data,
     ping_succeeds,
+    token_marked_used_once,
+    token_marks_independent,
+    used_token_purge_removes_only_expired,
+    used_token_purge_bounded,
+    concurrent_token_marks_one_winner,
+    api_domains_listed_by_app_and_host,
+    api_domain_duplicate_rejected,
+    api_domain_for_unknown_app_rejected,
+    api_domain_managed_flag_set,
+    api_domain_delete_removes_set_and_check,
+    pin_set_replaced_whole,
+    pin_sets_listed_by_host,
+    pin_set_for_unknown_domain_rejected,
+    pin_documents_by_version,
+    pin_document_version_taken_rejected,
+    pin_document_for_unknown_app_rejected,
+    concurrent_publishes_unique_versions,
+    pin_document_resign_only_moves_forward,
+    domain_check_replaced,
+    domain_check_of_unknown_domain_not_stored,
+    pin_reports_counted_per_group,
+    pin_report_groups_limited,
+    concurrent_pin_reports_all_counted,
+    pin_signing_keys_apart_from_token_keys,
 );
 
 mod sqlite_only {

@@ -10,6 +10,11 @@ use avow_store::{
 
 use crate::backend::TestDatabase;
 
+// The pinning tests live in their own file and run through the same list in `store.rs`.
+pub(crate) use crate::pinning::*;
+// So do the used-token tests.
+pub(crate) use crate::used_tokens::*;
+
 /// The current time in every test, in Unix seconds.
 const NOW: i64 = 1_700_000_000;
 
