@@ -3,7 +3,10 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod api_domains;
 mod device;
+mod guard;
+mod pins;
 mod policy;
 mod serve;
 mod token;
@@ -32,12 +35,21 @@ enum Command {
     /// Run the server. With no configuration it keeps its state in ./avow-data and listens on
     /// 127.0.0.1:8080.
     Serve(serve::ServeArgs),
+    /// Run a reverse proxy that forwards only requests with a valid Avow token to an upstream
+    /// service, adding the verified claims as Avow-* headers.
+    Guard(guard::GuardArgs),
     /// Manage admin API keys directly in the server's database (no running server needed).
     #[command(subcommand)]
     AdminKey(admin::AdminKeyCommand),
     /// Register and list apps through the admin API.
     #[command(subcommand)]
     App(admin::AppCommand),
+    /// Register an app's API domains and check their live certificate chains.
+    #[command(subcommand)]
+    Api(api_domains::ApiCommand),
+    /// Set, check, publish and export the certificate pins delivered to an app.
+    #[command(subcommand)]
+    Pins(pins::PinsCommand),
     /// Show, validate, compare, dry-run and set app policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -84,8 +96,11 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Guard(args) => guard::run(args).await,
             Command::AdminKey(command) => admin::run_admin_key(command).await,
             Command::App(command) => admin::run_app(command).await,
+            Command::Api(command) => api_domains::run(command).await,
+            Command::Pins(command) => pins::run(command).await,
             Command::Policy(command) => policy::run_policy(command).await,
             Command::Device(command) => device::run(command).await,
             Command::Quota(command) => policy::run_quota(command).await,

@@ -1,0 +1,302 @@
+//! The token check of `avow guard`, with a cache of verified tokens.
+//!
+//! An app sends the same token with every request until it refreshes it, so the proxy remembers
+//! each verified token and, when it comes back, checks only its time claims again. This skips
+//! the ES256 signature verification, the largest cost of a request.
+//!
+//! A remembered token is accepted exactly when the full check would accept it. Its signature,
+//! `typ`, `alg`, `iss` and `aud` cannot change, and `exp` and `iat` are checked again at every
+//! use. Tokens bound to a request header (`pay`) are never remembered, because their check
+//! depends on other headers. A remembered token stays accepted until it expires even when its
+//! key leaves the JWKS.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use avow_guard::{Claims, GuardConfig, GuardError, TokenHeader};
+use avow_token::TokenVerifier;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// A token that passed the check, with the headers that carry its claims upstream.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    pub(crate) claims: Claims,
+    pub(crate) headers: Box<[(HeaderName, HeaderValue)]>,
+}
+
+/// The guard check plus the cache of verified tokens.
+pub(crate) struct TokenCheck {
+    config: GuardConfig,
+    /// Checks `iss`, `aud`, `exp` and `iat` of a remembered token with the guard's rules.
+    claim_rules: TokenVerifier,
+    cache: Option<TokenCache>,
+}
+
+impl TokenCheck {
+    /// Builds the check. A `cache_size` of 0 turns the cache off.
+    pub(crate) fn new(config: GuardConfig, claim_rules: TokenVerifier, cache_size: usize) -> Self {
+        let cache = (cache_size > 0).then(|| TokenCache::new(cache_size));
+        Self {
+            config,
+            claim_rules,
+            cache,
+        }
+    }
+
+    /// Returns the header the token is read from.
+    pub(crate) fn token_header(&self) -> &TokenHeader {
+        self.config.token_header()
+    }
+
+    /// Checks the token in `headers` at `now` (Unix seconds). A token that is not remembered
+    /// goes through the guard's full check, which loads the JWKS again for an unknown `kid`.
+    ///
+    /// # Errors
+    ///
+    /// The [`GuardError`] of the guard's check, unchanged.
+    pub(crate) async fn check(
+        &self,
+        headers: &HeaderMap,
+        now: u64,
+    ) -> Result<Arc<Verified>, GuardError> {
+        let cached = self.cache.as_ref().and_then(|cache| {
+            let token = read_token(self.config.token_header(), headers)?;
+            cache.get(token)
+        });
+        if let Some(verified) = cached
+            && self.claim_rules.check_claims(&verified.claims, now).is_ok()
+        {
+            return Ok(verified);
+        }
+
+        let claims = avow_guard::check_with_refresh(&self.config, headers, now).await?;
+        let cacheable = claims.pay.is_none();
+        let verified = Arc::new(Verified {
+            headers: avow_guard::claim_headers(&claims).into_boxed_slice(),
+            claims,
+        });
+        if cacheable
+            && let Some(cache) = &self.cache
+            && let Some(token) = read_token(self.config.token_header(), headers)
+        {
+            cache.insert(token, Arc::clone(&verified), |entry| {
+                self.claim_rules.check_claims(&entry.claims, now).is_ok()
+            });
+        }
+        Ok(verified)
+    }
+
+    /// Returns the token text of `headers`, read as the check reads it.
+    pub(crate) fn token<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        read_token(self.config.token_header(), headers)
+    }
+}
+
+/// Reads the token as `avow_guard::check` does: exactly one header, visible ASCII, and for
+/// `Authorization` the `Bearer` scheme. Returns `None` wherever the check would fail on the
+/// header, so a cache hit is only possible where the check reads the same token.
+fn read_token<'h>(token_header: &TokenHeader, headers: &'h HeaderMap) -> Option<&'h str> {
+    let name = match token_header {
+        TokenHeader::Named(name) => name,
+        TokenHeader::AuthorizationBearer => &hyper::header::AUTHORIZATION,
+    };
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let value = value.to_str().ok()?;
+    let token = match token_header {
+        TokenHeader::Named(_) => value,
+        TokenHeader::AuthorizationBearer => {
+            let (scheme, token) = value.split_once(' ')?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return None;
+            }
+            token.trim_start_matches(' ')
+        }
+    };
+    (!token.is_empty()).then_some(token)
+}
+
+/// Verified tokens by their text, at most `capacity` of them.
+struct TokenCache {
+    entries: RwLock<HashMap<Box<str>, Arc<Verified>>>,
+    capacity: usize,
+}
+
+impl TokenCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn get(&self, token: &str) -> Option<Arc<Verified>> {
+        // A poisoned lock only means another request panicked while inserting; the map
+        // itself is still consistent, so it stays in use.
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries.get(token).cloned()
+    }
+
+    /// Remembers `verified`. A full cache first drops the tokens that `is_live` rejects, and
+    /// when it is still full the token is not remembered.
+    fn insert(&self, token: &str, verified: Arc<Verified>, is_live: impl Fn(&Verified) -> bool) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= self.capacity {
+            entries.retain(|_, entry| is_live(entry));
+        }
+        if entries.len() < self.capacity {
+            entries.insert(token.into(), verified);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use avow_guard::Keys;
+    use avow_token::{AttestationClaim, Jwks, TokenSigner};
+
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000;
+    const ISSUER: &str = "https://avow.test";
+    const AUDIENCE: &str = "TEAMID1234.com.example.app";
+
+    fn claims(exp: u64) -> Claims {
+        Claims {
+            iss: ISSUER.to_owned(),
+            sub: AUDIENCE.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            iat: NOW,
+            exp,
+            jti: "token-1".to_owned(),
+            ins: None,
+            pay: None,
+            att: AttestationClaim {
+                prv: vec!["app_attest".to_owned()],
+                trust: "hardware".to_owned(),
+                app: "recognized".to_owned(),
+                dev: "strong".to_owned(),
+                flg: Vec::new(),
+                env: None,
+                at: NOW,
+                via: "attestation".to_owned(),
+                red: false,
+            },
+        }
+    }
+
+    fn token_check(signer: &TokenSigner, cache_size: usize) -> TokenCheck {
+        let jwks = Jwks {
+            keys: vec![signer.jwk().unwrap()],
+        };
+        let config = GuardConfig::builder(Keys::Es256(jwks), ISSUER, vec![AUDIENCE.to_owned()])
+            .leeway(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let claim_rules = TokenVerifier::from_jwks(&Jwks::default())
+            .unwrap()
+            .with_issuer(ISSUER)
+            .with_audiences(vec![AUDIENCE.to_owned()])
+            .with_leeway(30);
+        TokenCheck::new(config, claim_rules, cache_size)
+    }
+
+    /// Runs the async check on a current-thread runtime.
+    fn run(check: &TokenCheck, headers: &HeaderMap, now: u64) -> Result<Arc<Verified>, GuardError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(check.check(headers, now))
+    }
+
+    fn headers(token: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("avow-token", HeaderValue::from_str(token).unwrap());
+        headers
+    }
+
+    #[test]
+    fn reused_token_comes_from_cache() {
+        let (signer, _) = TokenSigner::generate().unwrap();
+        let check = token_check(&signer, 10);
+        let token = signer.sign(&claims(NOW + 300)).unwrap();
+        let first = run(&check, &headers(&token), NOW).unwrap();
+        let second = run(&check, &headers(&token), NOW + 1).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+    }
+
+    #[test]
+    fn cached_token_still_expires() {
+        let (signer, _) = TokenSigner::generate().unwrap();
+        let check = token_check(&signer, 10);
+        let token = signer.sign(&claims(NOW + 300)).unwrap();
+        run(&check, &headers(&token), NOW).unwrap();
+        let error = run(&check, &headers(&token), NOW + 330).unwrap_err();
+        assert_eq!(error.reason(), "token_expired");
+    }
+
+    #[test]
+    fn repeated_header_is_not_served_from_cache() {
+        let (signer, _) = TokenSigner::generate().unwrap();
+        let check = token_check(&signer, 10);
+        let token = signer.sign(&claims(NOW + 300)).unwrap();
+        run(&check, &headers(&token), NOW).unwrap();
+        let mut repeated = headers(&token);
+        repeated.append("avow-token", HeaderValue::from_str(&token).unwrap());
+        let error = run(&check, &repeated, NOW).unwrap_err();
+        assert_eq!(error, GuardError::RepeatedTokenHeader);
+    }
+
+    #[test]
+    fn full_cache_keeps_checking() {
+        let (signer, _) = TokenSigner::generate().unwrap();
+        let check = token_check(&signer, 1);
+        let first = signer.sign(&claims(NOW + 300)).unwrap();
+        let second = signer.sign(&claims(NOW + 301)).unwrap();
+        run(&check, &headers(&first), NOW).unwrap();
+        run(&check, &headers(&second), NOW).unwrap();
+        assert_eq!(
+            run(&check, &headers(&second), NOW).unwrap().claims.exp,
+            NOW + 301
+        );
+        let cache = check.cache.as_ref().unwrap();
+        assert!(cache.get(&first).is_some());
+        assert!(cache.get(&second).is_none());
+    }
+
+    #[test]
+    fn expired_entries_make_room() {
+        let (signer, _) = TokenSigner::generate().unwrap();
+        let check = token_check(&signer, 1);
+        let first = signer.sign(&claims(NOW + 10)).unwrap();
+        let second = signer.sign(&claims(NOW + 300)).unwrap();
+        run(&check, &headers(&first), NOW).unwrap();
+        run(&check, &headers(&second), NOW + 60).unwrap();
+        let cache = check.cache.as_ref().unwrap();
+        assert!(cache.get(&first).is_none());
+        assert!(cache.get(&second).is_some());
+    }
+
+    #[test]
+    fn bearer_token_is_read_like_the_guard() {
+        let bearer = TokenHeader::AuthorizationBearer;
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("bearer  abc"));
+        assert_eq!(read_token(&bearer, &headers), Some("abc"));
+        headers.insert("authorization", HeaderValue::from_static("Basic abc"));
+        assert_eq!(read_token(&bearer, &headers), None);
+        headers.insert("authorization", HeaderValue::from_static("Bearer"));
+        assert_eq!(read_token(&bearer, &headers), None);
+    }
+}
