@@ -128,6 +128,7 @@ impl Nginx {
     /// Installs `chain` as the served certificate, reloads nginx with `nginx -s reload` and
     /// waits until new connections get the new leaf.
     fn switch_to(&self, chain: &ServedChain, leaf_pin: &str) {
+        let old_workers = self.workers();
         install(&self.prefix, chain);
         let reload = Command::new(&self.binary)
             .args(Self::arguments(&self.prefix))
@@ -140,18 +141,54 @@ impl Nginx {
             String::from_utf8_lossy(&reload.stderr),
             self.error_log()
         );
-        // The master re-reads the files and starts new workers asynchronously.
+        // The master re-reads the files and starts new workers asynchronously. Until the old
+        // workers have exited, one of them can still accept a connection and serve the old
+        // certificate, so the switch is complete only when they are gone.
         let deadline = std::time::Instant::now() + NGINX_WAIT;
         while std::time::Instant::now() < deadline {
-            if served_leaf_pin(HOST, self.address).as_deref() == Some(leaf_pin) {
+            let old_gone = old_workers
+                .iter()
+                .all(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if old_gone && served_leaf_pin(HOST, self.address).as_deref() == Some(leaf_pin) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!(
-            "nginx still does not serve {leaf_pin} after the reload: {}",
+            "nginx still does not serve only {leaf_pin} after the reload (old workers \
+             {old_workers:?}): {}",
             self.error_log()
         );
+    }
+
+    /// Returns the process ids of the master's current worker processes, read from the
+    /// parent pid field of `/proc/PID/stat`.
+    fn workers(&self) -> Vec<u32> {
+        let master = self.child.id();
+        let mut workers = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // The command name in parentheses may contain spaces; the fields after it are
+            // state, then the parent pid.
+            let Some((_, after_name)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let parent = after_name.split_whitespace().nth(1);
+            if parent.and_then(|p| p.parse::<u32>().ok()) == Some(master) {
+                workers.push(pid);
+            }
+        }
+        assert!(!workers.is_empty(), "nginx master {master} has no workers");
+        workers
     }
 
     fn error_log(&self) -> String {
