@@ -81,6 +81,7 @@ mod tests {
             aud: "TEAMID1234.com.example.app".to_owned(),
             iat: 1_800_000_000,
             exp: 1_800_000_300,
+            nbf: None,
             jti: "token-1".to_owned(),
             ins: Some("install-1".to_owned()),
             pay: None,

@@ -23,7 +23,7 @@ const HS256: &str = "HS256";
 ///
 /// The first failed check, in this order: token header, size, compact JWS format, `alg`,
 /// then the checks of the configured algorithm (`typ`, `kid`, signature, `iss`, `aud`, `exp`,
-/// `iat`), then binding.
+/// `iat`, `nbf`), then binding.
 pub fn check(config: &GuardConfig, headers: &HeaderMap, now: u64) -> Result<Claims, GuardError> {
     let token = read_token(&config.token_header, headers)?;
     let claims = verify_compact(config, token, now)?;

@@ -28,6 +28,7 @@ fn claims() -> Claims {
         aud: APP_ID.to_owned(),
         iat: ISSUED_AT,
         exp: ISSUED_AT + DEFAULT_LIFETIME_SECS,
+        nbf: None,
         jti: new_token_id().expect("the system random generator works"),
         ins: Some("bSrEhF8TIzIvWSPwvZ0i2-UOBre4ASH84rK15m6emNY".to_owned()),
         pay: None,

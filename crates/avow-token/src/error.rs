@@ -65,6 +65,16 @@ pub enum TokenError {
         /// The allowed clock skew in seconds.
         leeway: u64,
     },
+    /// `nbf` is in the future.
+    #[error("token not valid before {nbf} (now {now}, leeway {leeway} s)")]
+    NotYetValid {
+        /// The `nbf` claim.
+        nbf: u64,
+        /// The verification time.
+        now: u64,
+        /// The allowed clock skew in seconds.
+        leeway: u64,
+    },
     /// A key in a key set is not a P-256 EC key usable for ES256.
     #[error("key {kid:?} is not an ES256 P-256 key")]
     UnsupportedKey {
@@ -92,6 +102,7 @@ impl TokenError {
             Self::AudienceMismatch => "audience_mismatch",
             Self::Expired { .. } => "token_expired",
             Self::IssuedInFuture { .. } => "token_issued_in_future",
+            Self::NotYetValid { .. } => "token_not_yet_valid",
             Self::UnsupportedKey { .. } => "unsupported_key",
             Self::KeyRejected => "key_rejected",
         }

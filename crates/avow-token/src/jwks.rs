@@ -152,7 +152,7 @@ impl TokenVerifier {
     /// # Errors
     ///
     /// The first failed check, in this order: size, header (`alg`, `typ`, `kid`), signature,
-    /// claims shape, `iss`, `aud`, `exp`, `iat`.
+    /// claims shape, `iss`, `aud`, `exp`, `iat`, `nbf`.
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::TooLarge {
@@ -193,7 +193,7 @@ impl TokenVerifier {
         Ok(claims)
     }
 
-    /// Checks `iss`, `aud`, `exp` and `iat` of claims whose signature is already verified,
+    /// Checks `iss`, `aud`, `exp`, `iat` and `nbf` of claims whose signature is already verified,
     /// at time `now` (Unix seconds).
     ///
     /// [`TokenVerifier::verify`] calls this after the signature check. Verifiers of other
@@ -202,7 +202,7 @@ impl TokenVerifier {
     ///
     /// # Errors
     ///
-    /// The first failed check, in this order: `iss`, `aud`, `exp`, `iat`.
+    /// The first failed check, in this order: `iss`, `aud`, `exp`, `iat`, `nbf`.
     pub fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), TokenError> {
         if self
             .issuer
@@ -224,6 +224,15 @@ impl TokenVerifier {
         if claims.iat > now.saturating_add(self.leeway) {
             return Err(TokenError::IssuedInFuture {
                 iat: claims.iat,
+                now,
+                leeway: self.leeway,
+            });
+        }
+        if let Some(nbf) = claims.nbf
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(TokenError::NotYetValid {
+                nbf,
                 now,
                 leeway: self.leeway,
             });

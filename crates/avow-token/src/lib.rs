@@ -47,6 +47,10 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at, Unix seconds.
     pub exp: u64,
+    /// Not before, Unix seconds. Avow does not set it, but a token that carries it is not
+    /// accepted before that time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     /// Unique token id.
     pub jti: String,
     /// The install (attested or registered device key) the token was issued to. Absent when

@@ -12,6 +12,7 @@ fn claims() -> Claims {
         aud: "TEAM.com.example".to_owned(),
         iat: NOW,
         exp: NOW + DEFAULT_LIFETIME_SECS,
+        nbf: None,
         jti: new_token_id().unwrap(),
         ins: Some("install-1".to_owned()),
         pay: None,
@@ -135,6 +136,23 @@ fn future_iat_rejected() {
         .verify(&token, NOW - DEFAULT_LEEWAY_SECS - 1)
         .unwrap_err();
     assert_eq!(error.reason(), "token_issued_in_future");
+}
+
+#[test]
+fn nbf_checked_when_present() {
+    let (signer, verifier) = signer_and_verifier();
+    let mut claims = claims();
+    claims.nbf = Some(NOW + 60);
+    let token = signer.sign(&claims).unwrap();
+    assert!(
+        verifier
+            .verify(&token, NOW + 60 - DEFAULT_LEEWAY_SECS)
+            .is_ok()
+    );
+    let error = verifier
+        .verify(&token, NOW + 60 - DEFAULT_LEEWAY_SECS - 1)
+        .unwrap_err();
+    assert_eq!(error.reason(), "token_not_yet_valid");
 }
 
 #[test]

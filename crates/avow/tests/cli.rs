@@ -296,6 +296,7 @@ fn signed_token(signer: &TokenSigner, iat: u64) -> String {
             aud: APP_ID.to_owned(),
             iat,
             exp: iat + 300,
+            nbf: None,
             jti: "jti".to_owned(),
             ins: Some("install".to_owned()),
             pay: None,

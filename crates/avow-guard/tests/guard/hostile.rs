@@ -374,6 +374,23 @@ fn time_cases(setup: &Setup, tally: &mut Tally) {
             let token = setup.sign_valid(hs, &header, &payload);
             let case = format!("{name}: issued in the future, step {step}");
             tally.reject(config, &token, &["token_issued_in_future"], &case);
+
+            let mut payload = claims_json();
+            payload["nbf"] = json!(NOW + LEEWAY_SECS + 1 + step * 13);
+            let token = setup.sign_valid(hs, &header, &payload);
+            let case = format!("{name}: not valid before a future time, step {step}");
+            tally.reject(config, &token, &["token_not_yet_valid"], &case);
+        }
+        for nbf in [json!(-1), json!("later"), json!(1.5e30)] {
+            let mut payload = claims_json();
+            payload["nbf"] = nbf.clone();
+            let token = setup.sign_valid(hs, &header, &payload);
+            tally.reject(
+                config,
+                &token,
+                &["invalid_claim"],
+                &format!("{name}: nbf {nbf}"),
+            );
         }
         for exp in [json!(-1), json!("soon"), json!(1.5e30), json!(null)] {
             let mut payload = claims_json();

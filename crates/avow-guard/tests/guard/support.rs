@@ -104,6 +104,7 @@ pub(crate) fn claims() -> Claims {
         aud: AUDIENCE.to_owned(),
         iat: NOW - 10,
         exp: NOW + 290,
+        nbf: None,
         jti: "jti-1".to_owned(),
         ins: Some("install-1".to_owned()),
         pay: None,
