@@ -532,6 +532,10 @@ fn deny_result(
         |error: &dyn std::fmt::Display| Box::new(ApiError::internal(error).into_response());
     match decide::denial(app, decision, state.config.reveal_rejection_reasons) {
         Denial::Decoy => {
+            // Same lifetime as a real token, so the decoy cannot be told apart by it.
+            let lifetime_secs = decision
+                .token_lifetime_secs
+                .min(state.config.token.max_lifetime_secs);
             // The app receives an ordinary-looking token, but no backend accepts its signing key.
             let token = state
                 .decoy_signer
@@ -540,7 +544,8 @@ fn deny_result(
                     sub: app.id.clone(),
                     aud: app.id.clone(),
                     iat: u64::try_from(now).unwrap_or(0),
-                    exp: u64::try_from(now).unwrap_or(0) + decision.token_lifetime_secs,
+                    exp: u64::try_from(now).unwrap_or(0) + lifetime_secs,
+                    nbf: None,
                     jti: avow_token::new_token_id().map_err(|error| internal(&error))?,
                     ins: None,
                     pay: None,
@@ -549,7 +554,7 @@ fn deny_result(
                 .map_err(|error| internal(&error))?;
             Ok(Json(TokenResponse {
                 token,
-                expires_at: u64::try_from(now).unwrap_or(0) + decision.token_lifetime_secs,
+                expires_at: u64::try_from(now).unwrap_or(0) + lifetime_secs,
                 install_id: None,
                 key_id: None,
                 verdict: claim,
@@ -1101,13 +1106,14 @@ async fn issue_token(
     lifetime_secs: u64,
 ) -> Result<TokenResponse, ApiError> {
     let now = u64::try_from(state.now()).unwrap_or(0);
-    let expires_at = now + lifetime_secs;
+    let expires_at = now + lifetime_secs.min(state.config.token.max_lifetime_secs);
     let claims = Claims {
         iss: state.config.issuer.clone(),
         sub: app.id.clone(),
         aud: app.id.clone(),
         iat: now,
         exp: expires_at,
+        nbf: None,
         jti: avow_token::new_token_id().map_err(|error| ApiError::internal(&error))?,
         ins: install.map(|install| install.id.clone()),
         pay: None,

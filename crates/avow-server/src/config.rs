@@ -19,11 +19,9 @@ pub const DEFAULT_DATA_DIR: &str = "avow-data";
 pub const DEFAULT_ISSUER: &str = "avow";
 /// Default nonce lifetime in seconds.
 pub const DEFAULT_NONCE_TTL_SECS: u64 = 120;
-/// Default token lifetime in seconds.
-pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = avow_token::DEFAULT_LIFETIME_SECS;
 /// Longest accepted nonce lifetime: a nonce is meant to be used within seconds.
 pub const MAX_NONCE_TTL_SECS: u64 = 3600;
-/// Longest accepted token lifetime.
+/// Longest accepted token lifetime, and the default cap on every app's token lifetime.
 pub const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
 /// Default timeout of one request to a provider (Apple DeviceCheck, Google Play Integrity), in
 /// milliseconds.
@@ -43,7 +41,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("AVOW_ISSUER", "issuer"),
     ("AVOW_LOG_FORMAT", "log_format"),
     ("AVOW_NONCE_TTL_SECS", "nonce.ttl_secs"),
-    ("AVOW_TOKEN_LIFETIME_SECS", "token.lifetime_secs"),
+    ("AVOW_TOKEN_MAX_LIFETIME_SECS", "token.max_lifetime_secs"),
     ("AVOW_APP_ATTEST_EXTRA_ROOTS", "app_attest.extra_roots"),
     ("AVOW_EVIDENCE_MAX_AGE_SECS", "evidence.max_age_secs"),
     (
@@ -408,8 +406,10 @@ pub struct NonceConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokenConfig {
-    /// Seconds a token stays valid after issue. Defaults to 300.
-    pub lifetime_secs: u64,
+    /// Maximum seconds any token stays valid after issue. Each app's policy sets the lifetime
+    /// of its tokens (`rules.token_lifetime_secs`, 300 by default), and this caps it server-wide.
+    /// Defaults to 86400, the largest lifetime a policy accepts.
+    pub max_lifetime_secs: u64,
 }
 
 /// Apple App Attest settings.
@@ -527,7 +527,7 @@ impl Default for NonceConfig {
 impl Default for TokenConfig {
     fn default() -> Self {
         Self {
-            lifetime_secs: DEFAULT_TOKEN_LIFETIME_SECS,
+            max_lifetime_secs: MAX_TOKEN_LIFETIME_SECS,
         }
     }
 }
@@ -633,7 +633,9 @@ impl Config {
                     }
                 }
                 "AVOW_NONCE_TTL_SECS" => self.nonce.ttl_secs = number(variable, &value)?,
-                "AVOW_TOKEN_LIFETIME_SECS" => self.token.lifetime_secs = number(variable, &value)?,
+                "AVOW_TOKEN_MAX_LIFETIME_SECS" => {
+                    self.token.max_lifetime_secs = number(variable, &value)?
+                }
                 "AVOW_APP_ATTEST_EXTRA_ROOTS" => {
                     self.app_attest.extra_roots = std::env::split_paths(&value).collect();
                 }
@@ -760,9 +762,9 @@ impl Config {
                 "nonce.ttl_secs must be between 1 and {MAX_NONCE_TTL_SECS}"
             )));
         }
-        if !(1..=MAX_TOKEN_LIFETIME_SECS).contains(&self.token.lifetime_secs) {
+        if !(1..=MAX_TOKEN_LIFETIME_SECS).contains(&self.token.max_lifetime_secs) {
             return Err(ConfigError::Invalid(format!(
-                "token.lifetime_secs must be between 1 and {MAX_TOKEN_LIFETIME_SECS}"
+                "token.max_lifetime_secs must be between 1 and {MAX_TOKEN_LIFETIME_SECS}"
             )));
         }
         if self.issuer.is_empty() {
@@ -909,13 +911,13 @@ mod tests {
     fn file_values_read() {
         let config = Config::from_toml(
             "listen = \"127.0.0.1:9000\"\nissuer = \"x\"\n[nonce]\nttl_secs = 30\n\
-             [token]\nlifetime_secs = 60\n[app_attest]\nextra_roots = [\"a.pem\"]",
+             [token]\nmax_lifetime_secs = 60\n[app_attest]\nextra_roots = [\"a.pem\"]",
         )
         .unwrap();
         assert_eq!(config.listen, "127.0.0.1:9000");
         assert_eq!(config.issuer, "x");
         assert_eq!(config.nonce.ttl_secs, 30);
-        assert_eq!(config.token.lifetime_secs, 60);
+        assert_eq!(config.token.max_lifetime_secs, 60);
         assert_eq!(config.app_attest.extra_roots, vec![PathBuf::from("a.pem")]);
     }
 
@@ -937,11 +939,11 @@ mod tests {
     #[test]
     fn bad_env_value_names_variable() {
         let error = Config::load(None, |name| {
-            (name == "AVOW_TOKEN_LIFETIME_SECS").then(|| "five".to_owned())
+            (name == "AVOW_TOKEN_MAX_LIFETIME_SECS").then(|| "five".to_owned())
         })
         .unwrap_err();
         assert!(
-            error.to_string().contains("AVOW_TOKEN_LIFETIME_SECS"),
+            error.to_string().contains("AVOW_TOKEN_MAX_LIFETIME_SECS"),
             "{error}"
         );
     }
