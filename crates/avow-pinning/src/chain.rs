@@ -39,20 +39,7 @@ pub enum KeyType {
 impl KeyType {
     /// Reads the key type from a DER SubjectPublicKeyInfo.
     pub fn from_spki_der(spki_der: &[u8]) -> Result<Self, Error> {
-        let spki = match SubjectPublicKeyInfo::from_der(spki_der) {
-            Ok(([], spki)) => spki,
-            Ok(_) => {
-                return Err(Error::MalformedPublicKey {
-                    detail: "trailing bytes after the SubjectPublicKeyInfo".into(),
-                });
-            }
-            Err(err) => {
-                return Err(Error::MalformedPublicKey {
-                    detail: err.to_string(),
-                });
-            }
-        };
-        Ok(Self::from_spki(&spki))
+        Ok(Self::from_spki(&parse_spki_der(spki_der)?))
     }
 
     pub(crate) fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Self {
@@ -99,6 +86,19 @@ impl KeyType {
             Self::EcP256 | Self::EcP384 => true,
             Self::Other(_) => false,
         }
+    }
+}
+
+/// Parses a DER SubjectPublicKeyInfo that must span all of `der`.
+pub(crate) fn parse_spki_der(der: &[u8]) -> Result<SubjectPublicKeyInfo<'_>, Error> {
+    match SubjectPublicKeyInfo::from_der(der) {
+        Ok(([], spki)) => Ok(spki),
+        Ok(_) => Err(Error::MalformedPublicKey {
+            detail: "trailing bytes after the SubjectPublicKeyInfo".into(),
+        }),
+        Err(err) => Err(Error::MalformedPublicKey {
+            detail: err.to_string(),
+        }),
     }
 }
 
@@ -493,16 +493,18 @@ pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>,
 
 /// Formats a trust anchor's subject, which pki-types stores without its outer SEQUENCE.
 fn anchor_subject(anchor: &TrustAnchor<'_>) -> String {
-    let wrapped = der_sequence(anchor.subject.as_ref());
+    // The trust anchor keeps the subject without its SEQUENCE header.
+    let wrapped = der_tlv(0x30, anchor.subject.as_ref());
     match X509Name::from_der(&wrapped) {
         Ok(([], name)) => name.to_string(),
         _ => "(unreadable subject)".into(),
     }
 }
 
-/// Wraps `content` in a DER SEQUENCE header.
-fn der_sequence(content: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x30];
+/// Encodes one DER TLV: `tag`, the definite length of `content` (short or long form), then
+/// `content`.
+pub(crate) fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {
         out.push(len as u8);
@@ -525,10 +527,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn der_sequence_uses_long_form_lengths() {
-        assert_eq!(der_sequence(&[1, 2]), vec![0x30, 2, 1, 2]);
+    fn der_tlv_uses_long_form_lengths() {
+        assert_eq!(der_tlv(0x30, &[1, 2]), vec![0x30, 2, 1, 2]);
         let long = vec![0u8; 300];
-        let wrapped = der_sequence(&long);
+        let wrapped = der_tlv(0x30, &long);
         assert_eq!(&wrapped[..4], &[0x30, 0x82, 0x01, 0x2c]);
         assert_eq!(wrapped.len(), 304);
     }

@@ -441,7 +441,6 @@ fn check_randomizing_intermediate(
     active: &[&PinEntry],
     problems: &mut Vec<Problem>,
 ) {
-    let pinned = |pin: &Pin| active.iter().any(|entry| entry.pin == *pin);
     let on_any_path = |pin: &Pin| input.live_paths.iter().any(|path| path.contains_pin(pin));
     // Off-path CA pins (other intermediates or roots) cover a switch of intermediate.
     let other_ca_pins = active
@@ -454,11 +453,7 @@ fn check_randomizing_intermediate(
     }
     let mut flagged: Vec<Pin> = Vec::new();
     for (index, path) in input.live_paths.iter().enumerate() {
-        let matched: Vec<&ChainCertificate> = path
-            .certificates()
-            .iter()
-            .filter(|cert| pinned(&cert.pin))
-            .collect();
+        let matched = pinned_certificates(path, active);
         let [only] = matched.as_slice() else {
             continue;
         };
@@ -515,11 +510,7 @@ fn check_managed(input: &GateInput<'_>, active: &[&PinEntry], problems: &mut Vec
         });
     }
     for (index, path) in input.live_paths.iter().enumerate() {
-        let matched: Vec<&ChainCertificate> = path
-            .certificates()
-            .iter()
-            .filter(|cert| pinned(&cert.pin))
-            .collect();
+        let matched = pinned_certificates(path, active);
         let only_intermediates = !matched.is_empty()
             && matched
                 .iter()
@@ -582,6 +573,17 @@ fn check_population(input: &GateInput<'_>, problems: &mut Vec<Problem>) {
 
 /// Explains set pins that are a digest of the wrong thing for a certificate on the path: the
 /// whole certificate or the bare key instead of the SPKI.
+/// Returns the certificates of `path` whose key has an active pin.
+fn pinned_certificates<'p>(
+    path: &'p ValidatedPath,
+    active: &[&PinEntry],
+) -> Vec<&'p ChainCertificate> {
+    path.certificates()
+        .iter()
+        .filter(|cert| active.iter().any(|entry| entry.pin == cert.pin))
+        .collect()
+}
+
 fn misencoded_pins(path: &ValidatedPath, active: &[&PinEntry]) -> Vec<String> {
     let mut hints = Vec::new();
     for entry in active {

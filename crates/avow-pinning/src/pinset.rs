@@ -7,9 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::prelude::FromDer;
-use x509_parser::x509::SubjectPublicKeyInfo;
 
-use crate::chain::KeyType;
+use crate::chain::{KeyType, der_tlv, parse_spki_der};
 use crate::pin::{Pin, parse_certificate};
 use crate::{Error, HostPattern};
 
@@ -352,19 +351,7 @@ impl BackupKey {
 
     /// Reads a DER SubjectPublicKeyInfo.
     pub fn from_public_key_der(der: &[u8]) -> Result<Self, Error> {
-        let spki = match SubjectPublicKeyInfo::from_der(der) {
-            Ok(([], spki)) => spki,
-            Ok(_) => {
-                return Err(Error::MalformedPublicKey {
-                    detail: "trailing bytes after the SubjectPublicKeyInfo".into(),
-                });
-            }
-            Err(err) => {
-                return Err(Error::MalformedPublicKey {
-                    detail: err.to_string(),
-                });
-            }
-        };
+        let spki = parse_spki_der(der)?;
         Ok(Self {
             pin: Pin::from_spki_der(der),
             source: KeySource::PublicKey,
@@ -411,21 +398,6 @@ fn rsa_spki_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
     let mut content = RSA_ALGORITHM.to_vec();
     content.extend(der_tlv(0x03, &bit_string));
     der_tlv(0x30, &content)
-}
-
-fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(content);
-    out
 }
 
 #[cfg(test)]

@@ -26,6 +26,19 @@ fn state_from_bundle(signer: &TestSigner, ver: u64, iat: u64) -> PinningState {
     PinningState::new(signer.verifier(), &bundled, TimeSettings::default()).unwrap()
 }
 
+/// Returns a state that started from bundled version 4 and then took version 5, issued at
+/// `T0`, from a fetch at wall time `T0` and monotonic time `monotonic_secs`.
+fn state_after_fetch(signer: &TestSigner, monotonic_secs: u64) -> PinningState {
+    let mut state = state_from_bundle(signer, 4, T0 - 10 * DAY);
+    state
+        .offer(
+            &signer.sign(&simple_document(5, T0)),
+            reading(T0, Some(monotonic_secs)),
+        )
+        .unwrap();
+    state
+}
+
 #[test]
 fn bundled_document_used_at_start() {
     let signer = TestSigner::generate();
@@ -283,13 +296,7 @@ fn clock_ahead_keeps_recent_set_valid() {
     // moved the device clock 400 days forward. The set stays in force and the clock anomaly
     // is visible.
     let signer = TestSigner::generate();
-    let mut state = state_from_bundle(&signer, 4, T0 - 10 * DAY);
-    state
-        .offer(
-            &signer.sign(&simple_document(5, T0)),
-            reading(T0, Some(500)),
-        )
-        .unwrap();
+    let state = state_after_fetch(&signer, 500);
 
     let now = reading(T0 + DAY + 400 * DAY, Some(500 + DAY));
     let trusted = state.trusted_time(now);
@@ -308,10 +315,7 @@ fn clock_behind_keeps_expired_set_expired() {
     // The set (document exp 30 days, domain exp 90 days) was accepted 100 days ago by the
     // monotonic clock. Moving the device clock 400 days back does not make it fresh again.
     let signer = TestSigner::generate();
-    let mut state = state_from_bundle(&signer, 4, T0 - 10 * DAY);
-    state
-        .offer(&signer.sign(&simple_document(5, T0)), reading(T0, Some(0)))
-        .unwrap();
+    let state = state_after_fetch(&signer, 0);
 
     let now = reading(T0 + 100 * DAY - 400 * DAY, Some(100 * DAY));
     assert_eq!(state.trusted_time(now).unix_secs, T0 + 100 * DAY);
@@ -333,10 +337,7 @@ fn clock_behind_future_document_rejected() {
     // ahead of both the trusted time and the device clock. It is rejected, and the held set
     // stays in force, judged by the trusted time.
     let signer = TestSigner::generate();
-    let mut state = state_from_bundle(&signer, 4, T0 - 10 * DAY);
-    state
-        .offer(&signer.sign(&simple_document(5, T0)), reading(T0, Some(0)))
-        .unwrap();
+    let mut state = state_after_fetch(&signer, 0);
 
     let now = reading(T0 + DAY - 400 * DAY, Some(DAY));
     let future = signer.sign(&simple_document(6, T0 + 400 * DAY));
@@ -362,10 +363,7 @@ fn slow_monotonic_clock_wall_clock_vouches() {
     // A monotonic clock that stopped while the device slept lags real time. A correct wall
     // clock vouches for the new document's iat, so the document is taken.
     let signer = TestSigner::generate();
-    let mut state = state_from_bundle(&signer, 4, T0 - 10 * DAY);
-    state
-        .offer(&signer.sign(&simple_document(5, T0)), reading(T0, Some(0)))
-        .unwrap();
+    let mut state = state_after_fetch(&signer, 0);
     let now = reading(T0 + 20 * DAY, Some(DAY));
     let outcome = state
         .offer(&signer.sign(&simple_document(6, T0 + 20 * DAY)), now)
@@ -435,13 +433,7 @@ fn old_bundle_expired_until_fetch() {
 #[test]
 fn restore_keeps_document_and_anchor() {
     let signer = TestSigner::generate();
-    let mut first_run = state_from_bundle(&signer, 4, T0 - 10 * DAY);
-    first_run
-        .offer(
-            &signer.sign(&simple_document(5, T0)),
-            reading(T0, Some(1000)),
-        )
-        .unwrap();
+    let first_run = state_after_fetch(&signer, 1000);
     let stored_document = first_run.document().compact().to_owned();
     let stored_anchor = first_run.time_anchor();
 

@@ -327,6 +327,18 @@ fn user_anchor_document(pki: &Pki, policy: UserAnchorPolicy, mode: PinningMode) 
     document
 }
 
+/// Returns a client that trusts the corporate inspection CA as a user-installed anchor and
+/// uses [`user_anchor_document`] with `policy` and `mode`.
+fn user_anchor_client(pki: &Pki, policy: UserAnchorPolicy, mode: PinningMode) -> Client {
+    let document = user_anchor_document(pki, policy, mode);
+    Client::with_user_anchors(
+        pki,
+        Arc::new(TestSigner::generate()),
+        &document,
+        pki.corporate_ca.store(),
+    )
+}
+
 fn inspection_proxy(pki: &Pki, host: &str) -> TlsServer {
     let proxy_leaf = pki.corporate_ca.leaf(host);
     TlsServer::start(server_config(
@@ -338,13 +350,7 @@ fn inspection_proxy(pki: &Pki, host: &str) -> TlsServer {
 #[test]
 fn user_anchor_reject_fails_with_non_public_anchor() {
     let pki = Pki::new();
-    let document = user_anchor_document(&pki, UserAnchorPolicy::Reject, PinningMode::Enforce);
-    let client = Client::with_user_anchors(
-        &pki,
-        Arc::new(TestSigner::generate()),
-        &document,
-        pki.corporate_ca.store(),
-    );
+    let client = user_anchor_client(&pki, UserAnchorPolicy::Reject, PinningMode::Enforce);
     let proxy = inspection_proxy(&pki, HOST);
     expect_pin_rejection(client.connect(&proxy, HOST), ReportReason::NonPublicAnchor);
     let events = client.connection_events();
@@ -356,13 +362,7 @@ fn user_anchor_reject_fails_with_non_public_anchor() {
 #[test]
 fn user_anchor_allow_passes_and_reports() {
     let pki = Pki::new();
-    let document = user_anchor_document(&pki, UserAnchorPolicy::Allow, PinningMode::Enforce);
-    let client = Client::with_user_anchors(
-        &pki,
-        Arc::new(TestSigner::generate()),
-        &document,
-        pki.corporate_ca.store(),
-    );
+    let client = user_anchor_client(&pki, UserAnchorPolicy::Allow, PinningMode::Enforce);
     let proxy = inspection_proxy(&pki, HOST);
     client.connect(&proxy, HOST).unwrap();
     let events = client.connection_events();
@@ -379,13 +379,7 @@ fn user_anchor_allow_passes_and_reports() {
 #[test]
 fn user_anchor_reject_report_only_passes() {
     let pki = Pki::new();
-    let document = user_anchor_document(&pki, UserAnchorPolicy::Reject, PinningMode::ReportOnly);
-    let client = Client::with_user_anchors(
-        &pki,
-        Arc::new(TestSigner::generate()),
-        &document,
-        pki.corporate_ca.store(),
-    );
+    let client = user_anchor_client(&pki, UserAnchorPolicy::Reject, PinningMode::ReportOnly);
     let proxy = inspection_proxy(&pki, HOST);
     client.connect(&proxy, HOST).unwrap();
     let events = client.connection_events();
@@ -397,13 +391,7 @@ fn user_anchor_reject_report_only_passes() {
 #[test]
 fn user_anchor_on_unpinned_host_passes_silently() {
     let pki = Pki::new();
-    let document = user_anchor_document(&pki, UserAnchorPolicy::Reject, PinningMode::Enforce);
-    let client = Client::with_user_anchors(
-        &pki,
-        Arc::new(TestSigner::generate()),
-        &document,
-        pki.corporate_ca.store(),
-    );
+    let client = user_anchor_client(&pki, UserAnchorPolicy::Reject, PinningMode::Enforce);
     let proxy = inspection_proxy(&pki, "static.test");
     client.connect(&proxy, "static.test").unwrap();
     assert!(client.connection_events().is_empty());

@@ -2,6 +2,7 @@
 //! only on the validated path, never merely in the served list.
 
 mod client_support;
+mod common;
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use avow_pinning::{
     CertificateRole, ChainCertificate, Pin, ReportReason, ServerName, TrustStore, UnixTime,
 };
 use client_support::*;
+use common::{chains_dir, load};
 
 const LE_HOST: &str = "letsencrypt.org";
 const LE_CHAIN: &str = "sites/letsencrypt.org_2025-01-31_via-E6.chain.pem";
@@ -41,7 +43,7 @@ fn verifier_at(chains: &std::path::Path, host: &str, pins: Vec<Pin>, time: u64) 
         "roots/isrg-root-x2.pem",
         "roots/amazon-root-ca-1.pem",
     ] {
-        for cert in load_chain(chains, root) {
+        for cert in load(chains, root) {
             anchors.add_certificate_der(cert).unwrap();
         }
     }
@@ -82,7 +84,7 @@ fn served_only_x2_pin_fails_real_chain() {
     // The chain serves ISRG Root X2 (cross-signed by X1), but the validated path is
     // leaf -> E6 -> ISRG Root X1, so a set pinning X2 must not match.
     let Some(chains) = chains_dir() else { return };
-    let served = load_chain(&chains, LE_CHAIN);
+    let served = load(&chains, LE_CHAIN);
     let time = valid_time(&served);
 
     let x2_only = verifier_at(
@@ -110,9 +112,9 @@ fn appended_amazon_root_pin_fails() {
     // Amazon Root CA 1 is appended to a Let's Encrypt chain: it is served and is even a
     // trust anchor of the client, but the path does not use it.
     let Some(chains) = chains_dir() else { return };
-    let mut served = load_chain(&chains, LE_CHAIN);
+    let mut served = load(&chains, LE_CHAIN);
     let time = valid_time(&served);
-    served.extend(load_chain(&chains, "roots/amazon-root-ca-1.pem"));
+    served.extend(load(&chains, "roots/amazon-root-ca-1.pem"));
 
     let amazon = verifier_at(
         &chains,
@@ -126,7 +128,7 @@ fn appended_amazon_root_pin_fails() {
 #[test]
 fn real_chain_outside_validity_fails_before_pins() {
     let Some(chains) = chains_dir() else { return };
-    let served = load_chain(&chains, LE_CHAIN);
+    let served = load(&chains, LE_CHAIN);
     let time = valid_time(&served);
     let verifier = verifier_at(&chains, LE_HOST, vec![pin(X1), pin(E6)], time);
     let error = check(&verifier, &served, LE_HOST, time + 365 * DAY).unwrap_err();

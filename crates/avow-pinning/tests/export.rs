@@ -18,6 +18,24 @@ fn entry(text: &str, role: PinRole, level: KeyLevel) -> PinEntry {
     entry
 }
 
+/// Returns a set for `host` with the same two root pins as `api.example.com` in [`sets`].
+fn two_root_set(host: &str) -> PinSet {
+    let mut set = PinSet::new(HostPattern::parse(host).unwrap(), EXPIRES);
+    set.add(entry(
+        "C5+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8M=",
+        PinRole::Root,
+        KeyLevel::Ca,
+    ))
+    .unwrap()
+    .add(entry(
+        "diGVwiVYbubAI3RW4hB9xU8e/CH2GnkuvVFZE8zmgzI=",
+        PinRole::Root,
+        KeyLevel::Ca,
+    ))
+    .unwrap();
+    set
+}
+
 /// Two hosts with CA pins (real Let's Encrypt keys), one with a lapsed previous pin, added in
 /// an order that the export must not depend on.
 fn sets() -> Vec<PinSet> {
@@ -281,20 +299,8 @@ fn output_does_not_depend_on_insertion_order() {
 
 #[test]
 fn ios_rejects_what_ats_cannot_express() {
-    let mut deep = PinSet::new(HostPattern::parse("**.example.com").unwrap(), EXPIRES);
-    deep.add(entry(
-        "C5+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8M=",
-        PinRole::Root,
-        KeyLevel::Ca,
-    ))
-    .unwrap()
-    .add(entry(
-        "diGVwiVYbubAI3RW4hB9xU8e/CH2GnkuvVFZE8zmgzI=",
-        PinRole::Root,
-        KeyLevel::Ca,
-    ))
-    .unwrap();
-    let err = export(ExportFormat::IosPlist, &[deep.clone()], NOW).unwrap_err();
+    let deep = two_root_set("**.example.com");
+    let err = export(ExportFormat::IosPlist, std::slice::from_ref(&deep), NOW).unwrap_err();
     assert_eq!(err.reason(), "export_unsupported");
     assert!(err.to_string().contains("one level"), "{err}");
     // OkHttp can, and its comment notes that it also covers the domain itself.
@@ -361,23 +367,7 @@ fn leaf_pins_go_to_the_leaf_list() {
 
 #[test]
 fn domain_keyed_formats_reject_duplicates() {
-    let mut apex = PinSet::new(HostPattern::parse("example.com").unwrap(), EXPIRES);
-    let mut wildcard = PinSet::new(HostPattern::parse("*.example.com").unwrap(), EXPIRES);
-    for set in [&mut apex, &mut wildcard] {
-        set.add(entry(
-            "C5+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8M=",
-            PinRole::Root,
-            KeyLevel::Ca,
-        ))
-        .unwrap()
-        .add(entry(
-            "diGVwiVYbubAI3RW4hB9xU8e/CH2GnkuvVFZE8zmgzI=",
-            PinRole::Root,
-            KeyLevel::Ca,
-        ))
-        .unwrap();
-    }
-    let both = [apex, wildcard];
+    let both = [two_root_set("example.com"), two_root_set("*.example.com")];
     for format in [
         ExportFormat::AndroidNsc,
         ExportFormat::IosPlist,

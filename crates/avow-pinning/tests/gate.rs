@@ -46,6 +46,31 @@ fn next_key_backup(host: &str) -> PinEntry {
         .to_entry()
 }
 
+/// Returns the pin of a generated key.
+fn key_pin(key: &rcgen::KeyPair) -> Pin {
+    Pin::from_spki_der(&rcgen::PublicKeyData::subject_public_key_info(key))
+}
+
+/// Returns an intermediate CA under a new root, and a trust store of that root.
+fn issuing_ca() -> (TestCa, avow_pinning::TrustStore) {
+    let ca = TestCa::root("Test Root");
+    let issuing = ca.intermediate("Test Issuing CA");
+    let trust = store_of(&[&ca.cert]);
+    (issuing, trust)
+}
+
+/// Returns the validated path of a leaf for `host` with `key`, served with its issuer.
+fn path_with_key(
+    issuing: &TestCa,
+    trust: &avow_pinning::TrustStore,
+    host: &str,
+    key: &rcgen::KeyPair,
+    now: u64,
+) -> ValidatedPath {
+    let served = vec![issuing.leaf_with_key(host, key), issuing.cert.clone()];
+    validate(trust, &served, host, now)
+}
+
 fn validate(
     store: &avow_pinning::TrustStore,
     served: &[CertificateDer<'static>],
@@ -526,25 +551,19 @@ fn gate_counts_active_population_left_uncovered() {
 #[test]
 fn rotation_to_published_backup_passes() {
     let host = "api.example.com";
-    let ca = TestCa::root("Test Root");
-    let issuing = ca.intermediate("Test Issuing CA");
-    let trust = store_of(&[&ca.cert]);
+    let (issuing, trust) = issuing_ca();
     let key_a = rcgen::KeyPair::generate().unwrap();
     let key_b = rcgen::KeyPair::generate().unwrap();
     let key_c = rcgen::KeyPair::generate().unwrap();
-    let spki = |key: &rcgen::KeyPair| {
-        Pin::from_spki_der(&rcgen::PublicKeyData::subject_public_key_info(key))
-    };
     let expires = GENERATED_NOW + 30 * DAY;
 
     // Step 1: the server has key A; B is published as the backup.
-    let served_a = vec![issuing.leaf_with_key(host, &key_a), issuing.cert.clone()];
-    let path_a = [validate(&trust, &served_a, host, GENERATED_NOW)];
+    let path_a = [path_with_key(&issuing, &trust, host, &key_a, GENERATED_NOW)];
     let set_1 = pin_set(
         host,
         vec![
-            entry(spki(&key_a), PinRole::Current, KeyLevel::Leaf),
-            entry(spki(&key_b), PinRole::Backup, KeyLevel::Leaf),
+            entry(key_pin(&key_a), PinRole::Current, KeyLevel::Leaf),
+            entry(key_pin(&key_b), PinRole::Backup, KeyLevel::Leaf),
         ],
         expires,
     );
@@ -553,15 +572,14 @@ fn rotation_to_published_backup_passes() {
 
     // Step 2: the server switches to B. Devices still on set 1 match through B.
     let later = GENERATED_NOW + 10 * DAY;
-    let served_b = vec![issuing.leaf_with_key(host, &key_b), issuing.cert.clone()];
-    let path_b = [validate(&trust, &served_b, host, later)];
+    let path_b = [path_with_key(&issuing, &trust, host, &key_b, later)];
     let set_2 = pin_set(
         host,
         vec![
-            entry(spki(&key_b), PinRole::Current, KeyLevel::Leaf),
-            entry(spki(&key_c), PinRole::Backup, KeyLevel::Leaf),
+            entry(key_pin(&key_b), PinRole::Current, KeyLevel::Leaf),
+            entry(key_pin(&key_c), PinRole::Backup, KeyLevel::Leaf),
             entry(
-                spki(&key_a),
+                key_pin(&key_a),
                 PinRole::Previous {
                     until: later + 7 * DAY,
                 },
@@ -583,30 +601,24 @@ fn rotation_to_published_backup_passes() {
     let plan = gate::plan(std::slice::from_ref(&set_1), std::slice::from_ref(&set_2));
     let change = &plan.hosts[0];
     assert_eq!(change.pins_added.len(), 1);
-    assert_eq!(change.pins_added[0].pin, spki(&key_c));
+    assert_eq!(change.pins_added[0].pin, key_pin(&key_c));
     assert_eq!(change.roles_changed.len(), 2);
 }
 
 #[test]
 fn rotation_without_a_backup_is_rejected() {
     let host = "api.example.com";
-    let ca = TestCa::root("Test Root");
-    let issuing = ca.intermediate("Test Issuing CA");
-    let trust = store_of(&[&ca.cert]);
+    let (issuing, trust) = issuing_ca();
     let key_a = rcgen::KeyPair::generate().unwrap();
     let key_c = rcgen::KeyPair::generate().unwrap();
-    let spki = |key: &rcgen::KeyPair| {
-        Pin::from_spki_der(&rcgen::PublicKeyData::subject_public_key_info(key))
-    };
     let expires = GENERATED_NOW + 30 * DAY;
 
-    let served_a = vec![issuing.leaf_with_key(host, &key_a), issuing.cert.clone()];
-    let path_a = [validate(&trust, &served_a, host, GENERATED_NOW)];
+    let path_a = [path_with_key(&issuing, &trust, host, &key_a, GENERATED_NOW)];
     // Both pins are on the live chain: nothing is ready for the next key.
     let set_1 = pin_set(
         host,
         vec![
-            entry(spki(&key_a), PinRole::Current, KeyLevel::Leaf),
+            entry(key_pin(&key_a), PinRole::Current, KeyLevel::Leaf),
             entry(pin_of(&issuing.cert), PinRole::Current, KeyLevel::Ca),
         ],
         expires,
@@ -616,13 +628,12 @@ fn rotation_without_a_backup_is_rejected() {
 
     // Switching straight to a key C that no published document contains leaves the devices
     // on set 1, which pinned the leaf only, without a match.
-    let leaf_only = [entry(spki(&key_a), PinRole::Current, KeyLevel::Leaf)];
-    let served_c = vec![issuing.leaf_with_key(host, &key_c), issuing.cert.clone()];
-    let path_c = [validate(&trust, &served_c, host, GENERATED_NOW)];
+    let leaf_only = [entry(key_pin(&key_a), PinRole::Current, KeyLevel::Leaf)];
+    let path_c = [path_with_key(&issuing, &trust, host, &key_c, GENERATED_NOW)];
     let set_2 = pin_set(
         host,
         vec![
-            entry(spki(&key_c), PinRole::Current, KeyLevel::Leaf),
+            entry(key_pin(&key_c), PinRole::Current, KeyLevel::Leaf),
             next_key_backup(host),
         ],
         expires,

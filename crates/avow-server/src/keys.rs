@@ -192,44 +192,7 @@ impl KeyRing {
         master_key: &MasterKey,
         now: i64,
     ) -> Result<Self, KeyError> {
-        let mut stored = store.signing_keys().await?;
-        if stored.is_empty() {
-            let (signer, pkcs8) =
-                TokenSigner::generate().map_err(|_| KeyError::Crypto("key generation failed"))?;
-            let key = SigningKey {
-                kid: signer.kid().to_owned(),
-                algorithm: avow_token::ALGORITHM.to_owned(),
-                encrypted_private_key: master_key.seal(&pkcs8, signer.kid().as_bytes())?,
-                public_key: signer.public_key().to_vec(),
-                created_at: now,
-            };
-            match store.insert_signing_key(&key).await {
-                // Another instance sharing the database may have created its first key at the
-                // same moment; both keys are then valid and published.
-                Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
-                Err(error) => return Err(error.into()),
-            }
-            stored = store.signing_keys().await?;
-        }
-
-        let mut signers = Vec::with_capacity(stored.len());
-        for key in &stored {
-            let pkcs8 = master_key
-                .open(&key.encrypted_private_key, key.kid.as_bytes())
-                .ok_or_else(|| KeyError::WrongMasterKey {
-                    kid: key.kid.clone(),
-                })?;
-            let signer =
-                TokenSigner::from_pkcs8(&pkcs8).map_err(|_| KeyError::InvalidSigningKey {
-                    kid: key.kid.clone(),
-                })?;
-            if signer.kid() != key.kid {
-                return Err(KeyError::InvalidSigningKey {
-                    kid: key.kid.clone(),
-                });
-            }
-            signers.push(signer);
-        }
+        let signers = load_or_create_signers::<TokenSigner>(store, master_key, now).await?;
         let jwks = Jwks {
             keys: signers
                 .iter()
@@ -254,6 +217,119 @@ impl KeyRing {
     pub fn jwks(&self) -> &Jwks {
         &self.jwks
     }
+}
+
+// === sealed signing keys ===
+
+/// A kind of ES256 signer whose PKCS#8 document the store keeps sealed with the master key.
+///
+/// Token keys and pin-signing keys live in separate tables and use different associated data,
+/// but they are created, stored and opened the same way.
+#[async_trait::async_trait]
+pub(crate) trait SealedSigner: Sized + Send {
+    /// The value of the stored `algorithm` column.
+    const ALGORITHM: &'static str;
+
+    /// Generates a new key, returning the signer and its PKCS#8 document.
+    fn generate() -> Result<(Self, Zeroizing<Vec<u8>>), KeyError>;
+
+    /// Parses a decrypted PKCS#8 document, returning `None` when it is not a valid key.
+    fn from_pkcs8(pkcs8: &[u8]) -> Option<Self>;
+
+    /// Returns the key id, which the seal binds through [`SealedSigner::associated_data`].
+    fn kid(&self) -> &str;
+
+    /// Returns the public key bytes stored next to the sealed private key.
+    fn public_key_bytes(&self) -> Vec<u8>;
+
+    /// Returns the associated data that binds a sealed key to `kid` and to this kind of key.
+    fn associated_data(kid: &str) -> Vec<u8>;
+
+    /// Lists the stored keys of this kind, newest first.
+    async fn stored_keys(store: &dyn Store) -> Result<Vec<SigningKey>, StoreError>;
+
+    /// Stores a new key of this kind.
+    async fn insert_key(store: &dyn Store, key: &SigningKey) -> Result<(), StoreError>;
+}
+
+#[async_trait::async_trait]
+impl SealedSigner for TokenSigner {
+    const ALGORITHM: &'static str = avow_token::ALGORITHM;
+
+    fn generate() -> Result<(Self, Zeroizing<Vec<u8>>), KeyError> {
+        Self::generate().map_err(|_| KeyError::Crypto("key generation failed"))
+    }
+
+    fn from_pkcs8(pkcs8: &[u8]) -> Option<Self> {
+        Self::from_pkcs8(pkcs8).ok()
+    }
+
+    fn kid(&self) -> &str {
+        Self::kid(self)
+    }
+
+    fn public_key_bytes(&self) -> Vec<u8> {
+        self.public_key().to_vec()
+    }
+
+    fn associated_data(kid: &str) -> Vec<u8> {
+        kid.as_bytes().to_vec()
+    }
+
+    async fn stored_keys(store: &dyn Store) -> Result<Vec<SigningKey>, StoreError> {
+        store.signing_keys().await
+    }
+
+    async fn insert_key(store: &dyn Store, key: &SigningKey) -> Result<(), StoreError> {
+        store.insert_signing_key(key).await
+    }
+}
+
+/// Loads and opens every stored key of kind `S`, newest first, creating and storing the first
+/// one when there is none. The returned list is never empty unless the store loses the key it
+/// just stored.
+pub(crate) async fn load_or_create_signers<S: SealedSigner>(
+    store: &dyn Store,
+    master_key: &MasterKey,
+    now: i64,
+) -> Result<Vec<S>, KeyError> {
+    let mut stored = S::stored_keys(store).await?;
+    if stored.is_empty() {
+        let (signer, pkcs8) = S::generate()?;
+        let key = SigningKey {
+            kid: signer.kid().to_owned(),
+            algorithm: S::ALGORITHM.to_owned(),
+            encrypted_private_key: master_key.seal(&pkcs8, &S::associated_data(signer.kid()))?,
+            public_key: signer.public_key_bytes(),
+            created_at: now,
+        };
+        match S::insert_key(store, &key).await {
+            // Another instance sharing the database may have created its first key at the
+            // same moment. Both keys are then valid, and the newest signs.
+            Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+        stored = S::stored_keys(store).await?;
+    }
+
+    let mut signers = Vec::with_capacity(stored.len());
+    for key in &stored {
+        let pkcs8 = master_key
+            .open(&key.encrypted_private_key, &S::associated_data(&key.kid))
+            .ok_or_else(|| KeyError::WrongMasterKey {
+                kid: key.kid.clone(),
+            })?;
+        let signer = S::from_pkcs8(&pkcs8).ok_or_else(|| KeyError::InvalidSigningKey {
+            kid: key.kid.clone(),
+        })?;
+        if signer.kid() != key.kid {
+            return Err(KeyError::InvalidSigningKey {
+                kid: key.kid.clone(),
+            });
+        }
+        signers.push(signer);
+    }
+    Ok(signers)
 }
 
 #[cfg(test)]

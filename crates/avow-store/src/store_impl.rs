@@ -108,12 +108,7 @@ macro_rules! impl_store {
                 }
 
                 async fn insert_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
-                    let query = sqlx::query(sql::INSERT_SIGNING_KEY)
-                        .bind(&key.kid)
-                        .bind(&key.algorithm)
-                        .bind(&key.encrypted_private_key)
-                        .bind(&key.public_key)
-                        .bind(key.created_at);
+                    let query = bind_signing_key(sqlx::query(sql::INSERT_SIGNING_KEY), key);
                     insert(&self.pool, query, "signing key").await
                 }
 
@@ -647,26 +642,13 @@ macro_rules! impl_store {
                     report: &PinReportEvent,
                     max_groups: i64,
                 ) -> Result<PinReportOutcome, StoreError> {
-                    let count = sqlx::query(pinning_sql::COUNT_PIN_REPORT)
-                        .bind(&report.app_id)
-                        .bind(&report.host)
-                        .bind(&report.reason)
-                        .bind(report.document_version)
-                        .bind(&report.app_version)
-                        .bind(report.received_at)
-                        .bind(&report.sample);
+                    let count = bind_pin_report(sqlx::query(pinning_sql::COUNT_PIN_REPORT), report);
                     if execute(&self.pool, count).await? == 1 {
                         return Ok(PinReportOutcome::Counted);
                     }
-                    let insert = sqlx::query(pinning_sql::INSERT_PIN_REPORT)
-                        .bind(&report.app_id)
-                        .bind(&report.host)
-                        .bind(&report.reason)
-                        .bind(report.document_version)
-                        .bind(&report.app_version)
-                        .bind(report.received_at)
-                        .bind(&report.sample)
-                        .bind(max_groups);
+                    let insert =
+                        bind_pin_report(sqlx::query(pinning_sql::INSERT_PIN_REPORT), report)
+                            .bind(max_groups);
                     Ok(if execute(&self.pool, insert).await? == 1 {
                         PinReportOutcome::Counted
                     } else {
@@ -686,12 +668,8 @@ macro_rules! impl_store {
                 }
 
                 async fn insert_pin_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
-                    let query = sqlx::query(pinning_sql::INSERT_PIN_SIGNING_KEY)
-                        .bind(&key.kid)
-                        .bind(&key.algorithm)
-                        .bind(&key.encrypted_private_key)
-                        .bind(&key.public_key)
-                        .bind(key.created_at);
+                    let query =
+                        bind_signing_key(sqlx::query(pinning_sql::INSERT_PIN_SIGNING_KEY), key);
                     insert(&self.pool, query, "pin-signing key").await
                 }
 
@@ -746,6 +724,30 @@ macro_rules! impl_store {
                     .bind(&app.package_name)
                     .bind(certificate_digests)
                     .bind(app.min_version_code))
+            }
+
+            /// Binds `$1` to `$5` of [`sql::INSERT_SIGNING_KEY`] and
+            /// [`pinning_sql::INSERT_PIN_SIGNING_KEY`], which share their column order.
+            fn bind_signing_key(query: Query, key: &SigningKey) -> Query {
+                query
+                    .bind(&key.kid)
+                    .bind(&key.algorithm)
+                    .bind(&key.encrypted_private_key)
+                    .bind(&key.public_key)
+                    .bind(key.created_at)
+            }
+
+            /// Binds `$1` to `$7` of [`pinning_sql::COUNT_PIN_REPORT`] and
+            /// [`pinning_sql::INSERT_PIN_REPORT`]: the report's columns in order.
+            fn bind_pin_report(query: Query, report: &PinReportEvent) -> Query {
+                query
+                    .bind(&report.app_id)
+                    .bind(&report.host)
+                    .bind(&report.reason)
+                    .bind(report.document_version)
+                    .bind(&report.app_version)
+                    .bind(report.received_at)
+                    .bind(&report.sample)
             }
 
             /// Runs a statement and returns the number of rows it affected.

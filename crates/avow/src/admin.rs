@@ -7,6 +7,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use crate::ServerArgs;
+use crate::policy::{Failure, send_admin_request};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AdminKeyCommand {
@@ -239,33 +240,17 @@ async fn request(
     path: &str,
     body: Option<Value>,
 ) -> Result<Value, String> {
-    let Some(admin_key) = &server.admin_key else {
-        return Err(
-            "no admin key: set AVOW_ADMIN_KEY or pass --admin-key (the server prints one at its \
-             first start; `avow admin-key create` makes another)"
-                .to_owned(),
-        );
-    };
-    let url = format!("{}{path}", server.server.trim_end_matches('/'));
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
-    let mut builder = client.request(method, &url).bearer_auth(admin_key);
-    if let Some(body) = body {
-        builder = builder.json(&body);
-    }
-    let response = builder
-        .send()
+    let timeout = std::time::Duration::from_secs(30);
+    let (status, text) = send_admin_request(server, method, path, body, timeout)
         .await
-        .map_err(|error| format!("cannot reach {url}: {error}"))?;
-    let status = response.status();
+        .map_err(|failure| match failure {
+            Failure::Rejected { message, .. } | Failure::Usage(message) => message,
+        })?;
+    let url = format!("{}{path}", server.server.trim_end_matches('/'));
     if status == reqwest::StatusCode::NO_CONTENT {
         return Ok(Value::Null);
     }
-    let body: Value = response
-        .json()
-        .await
+    let body: Value = serde_json::from_str(&text)
         .map_err(|error| format!("{url} returned {status} without a JSON body: {error}"))?;
     if status.is_success() {
         Ok(body)

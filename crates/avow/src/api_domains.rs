@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use crate::ServerArgs;
-use crate::pins::{admin, items, read_file, time_text};
+use crate::pins::{admin, admin_unless_json, items, read_file, time_text};
 use crate::policy::{Failure, Outcome, exit_status, segment, text};
 
 /// Port of an API domain given without one.
@@ -172,11 +172,11 @@ async fn add(
     }
 
     let path = format!("/admin/v1/apps/{}/api-domains", segment(app_id));
-    let domain = admin(server, reqwest::Method::POST, &path, Some(body)).await?;
-    if json {
-        println!("{domain:#}");
+    let Some(domain) =
+        admin_unless_json(server, reqwest::Method::POST, &path, Some(body), json).await?
+    else {
         return Ok(());
-    }
+    };
     println!("added {} to {app_id}", describe_domain(&domain));
     print_live_chain(&domain);
     print_check(&domain["check"]);
@@ -300,11 +300,10 @@ fn print_certificate(index: usize, certificate: &Value) {
 
 async fn list(server: &ServerArgs, app_id: &str, json: bool) -> Outcome {
     let path = format!("/admin/v1/apps/{}/api-domains", segment(app_id));
-    let list = admin(server, reqwest::Method::GET, &path, None).await?;
-    if json {
-        println!("{list:#}");
+    let Some(list) = admin_unless_json(server, reqwest::Method::GET, &path, None, json).await?
+    else {
         return Ok(());
-    }
+    };
     let domains = items(&list["domains"]);
     if domains.is_empty() {
         println!("{app_id} has no API domains; add one with `avow api add HOST --app {app_id}`");

@@ -13,7 +13,9 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use crate::ServerArgs;
-use crate::policy::{Failure, Outcome, exit_status, format_time, segment, text};
+use crate::policy::{
+    Failure, Outcome, exit_status, format_time, segment, send_admin_request, text,
+};
 
 /// Export formats the server offers, as `GET …/pins/export?format=` names them.
 /// `android-nsc` is another name of `nsc`.
@@ -335,11 +337,11 @@ async fn set(
         segment(app_id),
         segment(host)
     );
-    let set = admin(server, reqwest::Method::PUT, &path, Some(body)).await?;
-    if json {
-        println!("{set:#}");
+    let Some(set) =
+        admin_unless_json(server, reqwest::Method::PUT, &path, Some(body), json).await?
+    else {
         return Ok(());
-    }
+    };
     println!("stored the pin set of {host} for {app_id}; publish it with `avow pins publish`");
     print_pin_set(&set);
     Ok(())
@@ -563,11 +565,11 @@ async fn publish(
     if let Some(reason) = reason {
         body["reason"] = reason.into();
     }
-    let published = admin(server, reqwest::Method::POST, &path, Some(body)).await?;
-    if json {
-        println!("{published:#}");
+    let Some(published) =
+        admin_unless_json(server, reqwest::Method::POST, &path, Some(body), json).await?
+    else {
         return Ok(());
-    }
+    };
     let document = document_payload(&published);
     println!(
         "published pin document version {} for {app_id}, valid until {}",
@@ -619,11 +621,10 @@ fn describe_gate_problem(problem: &Value) -> String {
 
 async fn show(server: &ServerArgs, app_id: &str, json: bool) -> Outcome {
     let path = format!("/admin/v1/apps/{}/pins", segment(app_id));
-    let view = admin(server, reqwest::Method::GET, &path, None).await?;
-    if json {
-        println!("{view:#}");
+    let Some(view) = admin_unless_json(server, reqwest::Method::GET, &path, None, json).await?
+    else {
         return Ok(());
-    }
+    };
     let document = document_payload(&view);
     println!(
         "pin document of {app_id}: version {}, signed {}, expires {}",
@@ -683,11 +684,17 @@ async fn export(server: &ServerArgs, app_id: &str, format: &str) -> Outcome {
 }
 
 async fn key(server: &ServerArgs, json: bool) -> Outcome {
-    let key = admin(server, reqwest::Method::GET, "/admin/v1/pins/key", None).await?;
-    if json {
-        println!("{key:#}");
+    let Some(key) = admin_unless_json(
+        server,
+        reqwest::Method::GET,
+        "/admin/v1/pins/key",
+        None,
+        json,
+    )
+    .await?
+    else {
         return Ok(());
-    }
+    };
     let pem = key["pem"].as_str().unwrap_or_default();
     print!("{pem}");
     if !pem.ends_with('\n') {
@@ -708,11 +715,10 @@ async fn reports(server: &ServerArgs, app_id: &str, limit: u32, json: bool) -> O
         "/admin/v1/apps/{}/pin-reports?limit={limit}",
         segment(app_id)
     );
-    let list = admin(server, reqwest::Method::GET, &path, None).await?;
-    if json {
-        println!("{list:#}");
+    let Some(list) = admin_unless_json(server, reqwest::Method::GET, &path, None, json).await?
+    else {
         return Ok(());
-    }
+    };
     let reports = items(&list["reports"]);
     if reports.is_empty() {
         println!("no pin-failure reports for {app_id}");
@@ -771,6 +777,23 @@ pub(crate) async fn admin(
     }
 }
 
+/// Sends an admin request like [`admin`]. With `json` set, it prints the response body as
+/// pretty JSON and returns `None`, so the caller prints nothing else.
+pub(crate) async fn admin_unless_json(
+    server: &ServerArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+    json: bool,
+) -> Result<Option<Value>, Failure> {
+    let response = admin(server, method, path, body).await?;
+    if json {
+        println!("{response:#}");
+        return Ok(None);
+    }
+    Ok(Some(response))
+}
+
 /// Sends an admin GET request whose successful response is text, such as an export.
 async fn admin_text(server: &ServerArgs, path: &str) -> Result<String, Failure> {
     let (status, text) = call(server, reqwest::Method::GET, path, None).await?;
@@ -788,39 +811,10 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> Result<(reqwest::StatusCode, String), Failure> {
-    let Some(admin_key) = &server.admin_key else {
-        return Err(Failure::Usage(
-            "no admin key: set AVOW_ADMIN_KEY or pass --admin-key (the server prints one at its \
-             first start; `avow admin-key create` makes another)"
-                .to_owned(),
-        ));
-    };
-    let failed = |message: String| Failure::Rejected {
-        message,
-        details: Vec::new(),
-    };
-
-    let url = format!("{}{path}", server.server.trim_end_matches('/'));
     // `api check` and `pins publish` probe every domain first, each probe bounded by the
     // server's `pinning.probe_timeout_ms`, so these requests take longer than most.
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(300))
-        .build()
-        .map_err(|error| failed(format!("cannot build the HTTP client: {error}")))?;
-    let mut builder = client.request(method, &url).bearer_auth(admin_key);
-    if let Some(body) = body {
-        builder = builder.json(&body);
-    }
-    let response = builder
-        .send()
-        .await
-        .map_err(|error| failed(format!("cannot reach {url}: {error}")))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|error| failed(format!("cannot read the response of {url}: {error}")))?;
-    Ok((status, text))
+    let timeout = std::time::Duration::from_secs(300);
+    send_admin_request(server, method, path, body, timeout).await
 }
 
 /// Turns a 4xx or 5xx response into a failure that names the server's message and reason,

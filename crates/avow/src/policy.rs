@@ -475,40 +475,17 @@ pub(crate) async fn send(
     path: &str,
     body: Option<Value>,
 ) -> Result<Value, Failure> {
-    let Some(admin_key) = &server.admin_key else {
-        return Err(Failure::Usage(
-            "no admin key: set AVOW_ADMIN_KEY or pass --admin-key (the server prints one at its \
-             first start; `avow admin-key create` makes another)"
-                .to_owned(),
-        ));
-    };
-
-    let rejected = |message: String| Failure::Rejected {
-        message,
-        details: Vec::new(),
-    };
-    let url = format!("{}{path}", server.server.trim_end_matches('/'));
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|error| rejected(format!("cannot build the HTTP client: {error}")))?;
-    let mut builder = client.request(method, &url).bearer_auth(admin_key);
-    if let Some(body) = body {
-        builder = builder.json(&body);
-    }
-    let response = builder
-        .send()
-        .await
-        .map_err(|error| rejected(format!("cannot reach {url}: {error}")))?;
-
-    let status = response.status();
+    let timeout = std::time::Duration::from_secs(30);
+    let (status, text) = send_admin_request(server, method, path, body, timeout).await?;
     if status == reqwest::StatusCode::NO_CONTENT {
         return Ok(Value::Null);
     }
-    let body: Value = response.json().await.map_err(|error| {
-        rejected(format!(
-            "{url} returned {status} without a JSON body: {error}"
-        ))
+    let body: Value = serde_json::from_str(&text).map_err(|error| Failure::Rejected {
+        message: format!(
+            "{}{path} returned {status} without a JSON body: {error}",
+            server.server.trim_end_matches('/')
+        ),
+        details: Vec::new(),
     })?;
     if status.is_success() {
         return Ok(body);
@@ -538,6 +515,48 @@ pub(crate) async fn send(
         ),
         details,
     })
+}
+
+/// Sends one admin request with the admin key as bearer token and returns the status and the
+/// body as text. `timeout` bounds the whole exchange.
+pub(crate) async fn send_admin_request(
+    server: &ServerArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+    timeout: std::time::Duration,
+) -> Result<(reqwest::StatusCode, String), Failure> {
+    let Some(admin_key) = &server.admin_key else {
+        return Err(Failure::Usage(
+            "no admin key: set AVOW_ADMIN_KEY or pass --admin-key (the server prints one at its \
+             first start; `avow admin-key create` makes another)"
+                .to_owned(),
+        ));
+    };
+    let failed = |message: String| Failure::Rejected {
+        message,
+        details: Vec::new(),
+    };
+
+    let url = format!("{}{path}", server.server.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|error| failed(format!("cannot build the HTTP client: {error}")))?;
+    let mut builder = client.request(method, &url).bearer_auth(admin_key);
+    if let Some(body) = body {
+        builder = builder.json(&body);
+    }
+    let response = builder
+        .send()
+        .await
+        .map_err(|error| failed(format!("cannot reach {url}: {error}")))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|error| failed(format!("cannot read the response of {url}: {error}")))?;
+    Ok((status, text))
 }
 
 /// Percent-encodes one path segment or query value, keeping only RFC 3986 unreserved

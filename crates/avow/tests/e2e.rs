@@ -9,11 +9,13 @@ use avow_testgen::{
     AssertionSpec, AttestationMutation, AttestationSpec, Environment, SimulatedDevice, TestPki,
     sha256,
 };
-use avow_token::{Jwks, TokenVerifier};
+use avow_token::TokenVerifier;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
-use support::{Client, ServerProcess, avow_cli, config, now, register_app};
+use support::{
+    Client, PostgresSchema, ServerProcess, avow_cli, config, now, register_app, start_instance_pair,
+};
 
 const APP_ID: &str = "TEAMID1234.com.example.bank";
 const OTHER_APP_ID: &str = "TEAMID1234.com.example.shop";
@@ -127,14 +129,7 @@ fn device_attests_refreshes_and_tokens_verify() {
     assert_eq!(body["reason"], "nonce_unknown");
 
     // tokens verify against the served JWKS
-    let jwks: Jwks = client
-        .http
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let verifier = TokenVerifier::from_jwks(&jwks)
+    let verifier = TokenVerifier::from_jwks(&client.jwks(&server))
         .unwrap()
         .with_issuer("avow-e2e")
         .with_audiences(vec![APP_ID.to_owned()]);
@@ -248,6 +243,43 @@ fn concurrent_refreshes_with_same_counter_one_wins() {
         assert_eq!(loser.0, 403, "round {round}");
         assert_eq!(loser.1["reason"], "counter_not_increased", "round {round}");
     }
+    assert!(server.stop());
+}
+
+#[test]
+fn server_cap_shortens_token_lifetime() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new();
+    let root_path = dir.path().join("test-root.pem");
+    std::fs::write(&root_path, pki.root_pem()).unwrap();
+    // The app runs the default policy, whose tokens live 300 seconds; the server caps them.
+    let mut server = ServerProcess::start_with(
+        dir.path(),
+        &config(&root_path, 120),
+        &[("AVOW_TOKEN_MAX_LIFETIME_SECS", "120")],
+    );
+    register_app(&server, APP_ID);
+    let client = Client::new();
+    let device = SimulatedDevice::new();
+
+    let nonce = client.challenge(&server, APP_ID);
+    let spec = AttestationSpec::new(APP_ID, sha256(&nonce), Environment::Development);
+    let object = device.attestation(&pki, &spec);
+    let (status, body) = client.post(
+        &server.url("/v1/attest"),
+        &attest_body(APP_ID, &nonce, &device, &object),
+    );
+    assert_eq!(status, 200, "{body}");
+    let verifier = TokenVerifier::from_jwks(&client.jwks(&server))
+        .unwrap()
+        .with_issuer("avow-e2e")
+        .with_audiences(vec![APP_ID.to_owned()]);
+    let claims = verifier
+        .verify(body["token"].as_str().unwrap(), now())
+        .unwrap();
+    assert_eq!(claims.exp - claims.iat, 120);
+    let expires_at = body["expires_at"].as_u64().unwrap();
+    assert_eq!(expires_at, claims.exp);
     assert!(server.stop());
 }
 
@@ -403,69 +435,6 @@ fn bad_requests_get_reason_codes() {
     assert!(server.stop());
 }
 
-/// A PostgreSQL schema of its own for one test, dropped at the end.
-struct PostgresSchema {
-    base_url: String,
-    name: String,
-}
-
-impl PostgresSchema {
-    fn create(base_url: &str) -> Self {
-        let name = format!("avow_e2e_{}", hex_id());
-        run_sql(base_url, &format!("CREATE SCHEMA {name}"));
-        Self {
-            base_url: base_url.to_owned(),
-            name,
-        }
-    }
-
-    /// The database URL with this schema as the search path.
-    fn url(&self) -> String {
-        let separator = if self.base_url.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        format!(
-            "{}{separator}options=-c%20search_path%3D{}",
-            self.base_url, self.name
-        )
-    }
-}
-
-impl Drop for PostgresSchema {
-    fn drop(&mut self) {
-        run_sql(
-            &self.base_url,
-            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
-        );
-    }
-}
-
-fn hex_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{:x}_{nanos:x}", std::process::id())
-}
-
-fn run_sql(url: &str, statement: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection as _;
-        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        connection.close().await.unwrap();
-    });
-}
-
 #[test]
 fn two_instances_share_postgres() {
     let Ok(postgres_url) = std::env::var("AVOW_TEST_POSTGRES_URL") else {
@@ -474,27 +443,9 @@ fn two_instances_share_postgres() {
         );
         return;
     };
-    let schema = PostgresSchema::create(&postgres_url);
-    let database_url = schema.url();
+    let schema = PostgresSchema::create(&postgres_url, "avow_e2e");
     let pki = TestPki::new();
-    let dir_a = tempfile::tempdir().unwrap();
-    let dir_b = tempfile::tempdir().unwrap();
-    let root_path = dir_a.path().join("test-root.pem");
-    std::fs::write(&root_path, pki.root_pem()).unwrap();
-    // Instances that share a database must share the master key that seals the signing keys.
-    let master_key = STANDARD.encode([42u8; 32]);
-    let config = format!("database = \"{database_url}\"\n{}", config(&root_path, 120));
-    let mut first =
-        ServerProcess::start_with(dir_a.path(), &config, &[("AVOW_MASTER_KEY", &master_key)]);
-    let admin_key = first.admin_key.clone();
-    let mut second = ServerProcess::start_with(
-        dir_b.path(),
-        &config,
-        &[
-            ("AVOW_MASTER_KEY", &master_key),
-            ("AVOW_ADMIN_KEY", &admin_key),
-        ],
-    );
+    let (_dirs, mut first, mut second) = start_instance_pair(&schema.url(), &pki.root_pem());
     register_app(&first, APP_ID);
     let client = Client::new();
     let device = SimulatedDevice::new();
@@ -553,14 +504,7 @@ fn two_instances_share_postgres() {
 
     // Both instances publish the same key, so tokens from either verify with either JWKS.
     for server in [&first, &second] {
-        let jwks: Jwks = client
-            .http
-            .get(server.url("/.well-known/jwks.json"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let verifier = TokenVerifier::from_jwks(&jwks).unwrap();
+        let verifier = TokenVerifier::from_jwks(&client.jwks(server)).unwrap();
         for token in &tokens {
             assert!(verifier.verify(token, now()).is_ok());
         }

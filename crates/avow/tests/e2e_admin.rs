@@ -11,7 +11,7 @@ use avow_testgen::play_integrity::default_certificate_digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
-use support::{Client, ServerProcess, avow_cli, register_app};
+use support::{Client, Run, ServerProcess, avow_cli, register_app};
 
 const PACKAGE: &str = "com.example.bank";
 const IOS_APP: &str = "ABCDE12345.com.example.bank";
@@ -27,28 +27,6 @@ const POLICY_V2: &str =
 /// Two invalid values, each of which the server must name by its key.
 const POLICY_INVALID: &str = "mode = \"strict\"\n\n[rules]\ntoken_lifetime_secs = 0\n";
 
-/// The exit status and output of one CLI run.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from_output(output: std::process::Output) -> Self {
-        Self {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", self.stdout))
-    }
-}
-
 fn cli(server: &ServerProcess, args: &[&str]) -> Run {
     Run::from_output(avow_cli(server, args))
 }
@@ -56,11 +34,7 @@ fn cli(server: &ServerProcess, args: &[&str]) -> Run {
 /// Runs a command that must succeed and returns its output.
 fn cli_ok(server: &ServerProcess, args: &[&str]) -> Run {
     let run = cli(server, args);
-    assert_eq!(
-        run.code, 0,
-        "avow {args:?} failed\nstdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
+    run.assert_code(args, 0);
     run
 }
 

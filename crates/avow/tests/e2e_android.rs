@@ -15,7 +15,7 @@ use avow_testgen::play_integrity::{
     PlayIntegrityIssuer, PlayIntegritySpec, default_certificate_digest,
 };
 use avow_testgen::safetynet::{LeafName, SafetyNetGenerator, SafetyNetSpec};
-use avow_token::{Jwks, TokenVerifier};
+use avow_token::TokenVerifier;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
@@ -139,15 +139,7 @@ impl AndroidSetup {
     }
 
     fn verifier(&self) -> TokenVerifier {
-        let jwks: Jwks = self
-            .client
-            .http
-            .get(self.server.url("/.well-known/jwks.json"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        TokenVerifier::from_jwks(&jwks)
+        TokenVerifier::from_jwks(&self.client.jwks(&self.server))
             .unwrap()
             .with_issuer("avow-e2e")
             .with_audiences(vec![PACKAGE.to_owned()])

@@ -9,12 +9,14 @@ use avow_guard::{
     TokenConsumer as _, check_with_refresh,
 };
 use avow_testgen::{AssertionSpec, AttestationSpec, Environment, SimulatedDevice, TestPki, sha256};
-use avow_token::{Jwks, TokenVerifier};
+use avow_token::TokenVerifier;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-use support::{Client, ServerProcess, config, now, register_app};
+use support::{
+    Client, PostgresSchema, ServerProcess, config, now, register_app, start_instance_pair,
+};
 
 const APP_ID: &str = "TEAMID1234.com.example.bank";
 const ISSUER: &str = "avow-e2e";
@@ -110,28 +112,16 @@ fn gateway_check(
 }
 
 fn claims_of(server: &ServerProcess, client: &Client, token: &str) -> avow_token::Claims {
-    let jwks: Jwks = client
-        .http
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    TokenVerifier::from_jwks(&jwks)
+    TokenVerifier::from_jwks(&client.jwks(server))
         .unwrap()
         .verify(token, now())
         .unwrap()
 }
 
 fn metric_value(server: &ServerProcess, client: &Client, series: &str) -> Option<u64> {
-    let text = client
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines()
+    client
+        .metrics_text(server)
+        .lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
 
@@ -357,65 +347,6 @@ fn guard_consumer_against_server() {
     assert!(server.stop());
 }
 
-/// A PostgreSQL schema of its own for one test, dropped at the end.
-struct PostgresSchema {
-    base_url: String,
-    name: String,
-}
-
-impl PostgresSchema {
-    fn create(base_url: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("avow_consume_{}_{nanos}", std::process::id());
-        run_sql(base_url, &format!("CREATE SCHEMA {name}"));
-        Self {
-            base_url: base_url.to_owned(),
-            name,
-        }
-    }
-
-    /// Returns the database URL with this schema as the search path.
-    fn url(&self) -> String {
-        let separator = if self.base_url.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        format!(
-            "{}{separator}options=-c%20search_path%3D{}",
-            self.base_url, self.name
-        )
-    }
-}
-
-impl Drop for PostgresSchema {
-    fn drop(&mut self) {
-        run_sql(
-            &self.base_url,
-            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
-        );
-    }
-}
-
-fn run_sql(url: &str, statement: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection as _;
-        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        connection.close().await.unwrap();
-    });
-}
-
 #[test]
 fn two_instances_share_used_tokens() {
     let Ok(postgres_url) = std::env::var("AVOW_TEST_POSTGRES_URL") else {
@@ -424,30 +355,9 @@ fn two_instances_share_used_tokens() {
         );
         return;
     };
-    let schema = PostgresSchema::create(&postgres_url);
+    let schema = PostgresSchema::create(&postgres_url, "avow_consume");
     let pki = TestPki::new();
-    let dir_a = tempfile::tempdir().unwrap();
-    let dir_b = tempfile::tempdir().unwrap();
-    let root_path = dir_a.path().join("test-root.pem");
-    std::fs::write(&root_path, pki.root_pem()).unwrap();
-    // Instances that share a database must share the master key that seals the signing keys.
-    let master_key = STANDARD.encode([7u8; 32]);
-    let config = format!(
-        "database = \"{}\"\n{}",
-        schema.url(),
-        config(&root_path, 120)
-    );
-    let mut first =
-        ServerProcess::start_with(dir_a.path(), &config, &[("AVOW_MASTER_KEY", &master_key)]);
-    let admin_key = first.admin_key.clone();
-    let mut second = ServerProcess::start_with(
-        dir_b.path(),
-        &config,
-        &[
-            ("AVOW_MASTER_KEY", &master_key),
-            ("AVOW_ADMIN_KEY", &admin_key),
-        ],
-    );
+    let (_dirs, mut first, mut second) = start_instance_pair(&schema.url(), &pki.root_pem());
     register_app(&first, APP_ID);
     let client = Client::new();
     let (mut device, token) = Device::attest(&first, &client, &pki);

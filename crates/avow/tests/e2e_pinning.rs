@@ -27,7 +27,7 @@ use pinning_support::{GREETING, ServedChain, ServerKey, TestCa, TlsServer, conne
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use serde_json::Value;
-use support::{ServerProcess, avow_cli, register_app};
+use support::{Run, ServerProcess, avow_cli, register_app};
 
 /// The app whose API is pinned.
 const APP_ID: &str = "ABCDE12345.com.example.pinned";
@@ -46,29 +46,10 @@ const SERVER_CONFIG: &str = "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\nissu
 
 // === CLI runs ===
 
-/// The exit status and output of one CLI run.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", self.stdout))
-    }
-}
-
 /// Runs `avow ARGS` against `server`. The output is printed, so a failing test shows every
 /// command it ran (`cargo test` shows it only for failures, or with `--nocapture`).
 fn cli(server: &ServerProcess, args: &[&str]) -> Run {
-    let output = avow_cli(server, args);
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = Run::from_output(avow_cli(server, args));
     println!(
         "$ avow {}\n{}{}[exit status {}]\n",
         args.join(" "),
@@ -82,22 +63,14 @@ fn cli(server: &ServerProcess, args: &[&str]) -> Run {
 /// Runs a command that must succeed.
 fn cli_ok(server: &ServerProcess, args: &[&str]) -> Run {
     let run = cli(server, args);
-    assert_eq!(
-        run.code, 0,
-        "avow {args:?} failed\nstdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
+    run.assert_code(args, 0);
     run
 }
 
 /// Runs a command that must fail with exit status 1 (rejected).
 fn cli_rejected(server: &ServerProcess, args: &[&str]) -> Run {
     let run = cli(server, args);
-    assert_eq!(
-        run.code, 1,
-        "avow {args:?} did not fail with status 1\nstdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
+    run.assert_code(args, 1);
     run
 }
 
@@ -900,13 +873,10 @@ fn pin_format_mistakes_named() {
     // then reads as standard base64 without padding.
     let base64url = URL_SAFE_NO_PAD.encode([0xfb; 32]);
     let okhttp = format!("sha256/{pin}");
-
-    for (value, named) in [
-        (hex.as_str(), "hex"),
-        (base64url.as_str(), "base64url"),
-        (okhttp.as_str(), "sha256/"),
-    ] {
-        let run = cli_rejected(
+    let backup_pin = pin.to_string();
+    // Each value goes in as the current pin, with a valid backup, and must be rejected.
+    let set_pin = |value: &str| {
+        cli_rejected(
             server,
             &[
                 "pins",
@@ -917,9 +887,17 @@ fn pin_format_mistakes_named() {
                 "--pin",
                 value,
                 "--backup-pin",
-                &pin.to_string(),
+                &backup_pin,
             ],
-        );
+        )
+    };
+
+    for (value, named) in [
+        (hex.as_str(), "hex"),
+        (base64url.as_str(), "base64url"),
+        (okhttp.as_str(), "sha256/"),
+    ] {
+        let run = set_pin(value);
         assert!(run.stderr.contains("400"), "{value}: {}", run.stderr);
         assert!(run.stderr.contains(named), "{value}: {}", run.stderr);
     }
@@ -930,20 +908,7 @@ fn pin_format_mistakes_named() {
         deployment.chain_a.certificates[0].as_ref(),
     );
     let whole = base64::engine::general_purpose::STANDARD.encode(whole.as_ref());
-    let run = cli_rejected(
-        server,
-        &[
-            "pins",
-            "set",
-            HOST,
-            "--app",
-            APP_ID,
-            "--pin",
-            &whole,
-            "--backup-pin",
-            &pin.to_string(),
-        ],
-    );
+    let run = set_pin(&whole);
     assert!(run.stderr.contains("whole certificate"), "{}", run.stderr);
 
     // A private key is never sent as a backup key.

@@ -137,6 +137,16 @@ impl Fixture {
         )
     }
 
+    /// Stores the live chain's pins with a new key as the backup pin.
+    fn pin_live_chain_with_backup(&self) {
+        let key_b = ServerKey::generate();
+        let (status, set) = self.put_pin_set(json!({
+            "from_live": true,
+            "backup": [{"public_key_pem": key_b.public_key_pem()}],
+        }));
+        assert_eq!(status, 200, "{set}");
+    }
+
     fn publish(&self, body: Value) -> (u16, Value) {
         self.admin(
             reqwest::Method::POST,
@@ -453,12 +463,7 @@ fn plan_and_publish_happy_path() {
 fn concurrent_publishes_get_distinct_versions() {
     let fixture = Fixture::start();
     fixture.add_domain();
-    let key_b = ServerKey::generate();
-    let (status, set) = fixture.put_pin_set(json!({
-        "from_live": true,
-        "backup": [{"public_key_pem": key_b.public_key_pem()}],
-    }));
-    assert_eq!(status, 200, "{set}");
+    fixture.pin_live_chain_with_backup();
 
     let versions: Vec<u64> = std::thread::scope(|scope| {
         let publishers: Vec<_> = (0..4)
@@ -599,12 +604,7 @@ fn forced_publish_writes_audit_entry() {
 fn sdk_pins_etag_and_not_modified() {
     let fixture = Fixture::start();
     fixture.add_domain();
-    let key_b = ServerKey::generate();
-    let (status, set) = fixture.put_pin_set(json!({
-        "from_live": true,
-        "backup": [{"public_key_pem": key_b.public_key_pem()}],
-    }));
-    assert_eq!(status, 200, "{set}");
+    fixture.pin_live_chain_with_backup();
     let (status, published) = fixture.publish(json!({}));
     assert_eq!(status, 201, "{published}");
 

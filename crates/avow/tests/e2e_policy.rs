@@ -12,7 +12,7 @@ use avow_testgen::play_integrity::{
     PlayIntegrityIssuer, PlayIntegritySpec, default_certificate_digest,
 };
 use avow_testgen::safetynet::LeafName;
-use avow_token::{Jwks, TokenVerifier};
+use avow_token::TokenVerifier;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
@@ -178,25 +178,11 @@ impl Setup {
     }
 
     fn verifier(&self) -> TokenVerifier {
-        let jwks: Jwks = self
-            .client
-            .http
-            .get(self.server.url("/.well-known/jwks.json"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        TokenVerifier::from_jwks(&jwks).unwrap()
+        TokenVerifier::from_jwks(&self.client.jwks(&self.server)).unwrap()
     }
 
     fn metrics(&self) -> String {
-        self.client
-            .http
-            .get(self.server.url("/metrics"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap()
+        self.client.metrics_text(&self.server)
     }
 }
 

@@ -8,12 +8,12 @@ mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::convert::Infallible;
-use std::io::{BufRead as _, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use avow_testgen::{AttestationSpec, Environment, SimulatedDevice, TestPki, sha256};
@@ -24,14 +24,51 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt as _, Empty, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
+use hyper::service::{HttpService, service_fn};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
-use support::{ServerProcess, now, register_app};
+use support::{ServerProcess, now, read_json_log, register_app, stop_process};
 
 const ISSUER: &str = "avow-guard-test";
 const AUDIENCE: &str = "TEAMID1234.com.example.bank";
+
+// === local HTTP servers ===
+
+/// Starts an HTTP/1.1 server on 127.0.0.1 on a runtime of its own, and returns the runtime and
+/// the address. The server runs until the runtime is dropped. `new_service` builds the service
+/// of each accepted connection.
+fn serve_http1<F, S, B>(new_service: F) -> (tokio::runtime::Runtime, SocketAddr)
+where
+    F: Fn() -> S + Send + 'static,
+    S: HttpService<Incoming, ResBody = B, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), new_service()),
+            );
+        }
+    });
+    (runtime, address)
+}
 
 // === upstream ===
 
@@ -47,34 +84,16 @@ struct Upstream {
 
 impl Upstream {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let address = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicUsize::new(0));
         let connections = Arc::new(AtomicUsize::new(0));
         let (request_count, connection_count) = (Arc::clone(&requests), Arc::clone(&connections));
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                connection_count.fetch_add(1, Ordering::SeqCst);
-                let request_count = Arc::clone(&request_count);
-                let service = service_fn(move |request| {
-                    request_count.fetch_add(1, Ordering::SeqCst);
-                    async move { Ok::<_, Infallible>(answer(request)) }
-                });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service),
-                );
-            }
+        let (runtime, address) = serve_http1(move || {
+            connection_count.fetch_add(1, Ordering::SeqCst);
+            let request_count = Arc::clone(&request_count);
+            service_fn(move |request| {
+                request_count.fetch_add(1, Ordering::SeqCst);
+                async move { Ok::<_, Infallible>(answer(request)) }
+            })
         });
         Self {
             address,
@@ -149,22 +168,7 @@ impl GuardProcess {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let log_writer = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(event) = serde_json::from_str::<Value>(&line)
-                    && event["fields"]["message"] == "listening"
-                {
-                    let address = event["fields"]["address"].as_str().unwrap().to_owned();
-                    let _ = sender.send(address);
-                }
-                log_writer.lock().unwrap().push(line);
-            }
-        });
+        let (log, receiver) = read_json_log(child.stderr.take().unwrap());
         let address = match receiver.recv_timeout(Duration::from_secs(60)) {
             Ok(address) => address.parse().unwrap(),
             Err(_) => {
@@ -190,18 +194,22 @@ impl GuardProcess {
         self.log.lock().unwrap().join("\n")
     }
 
-    /// Sends SIGTERM and returns whether the process exited successfully.
-    fn stop(&mut self) -> bool {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    /// Returns the log once it contains `needle`, or after 10 seconds without it. A thread
+    /// copies the guard's stderr, so a line may arrive after the response that it describes.
+    fn log_containing(&self, needle: &str) -> String {
         for _ in 0..100 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
+            let text = self.log_text();
+            if text.contains(needle) {
+                return text;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.child.kill();
-        false
+        self.log_text()
+    }
+
+    /// Sends SIGTERM and returns whether the process exited successfully.
+    fn stop(&mut self) -> bool {
+        stop_process(&mut self.child)
     }
 }
 
@@ -209,6 +217,36 @@ impl Drop for GuardProcess {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = self.child.kill();
+        }
+    }
+}
+
+// === a guard in front of an upstream ===
+
+/// A guard process in front of a new [`Upstream`], checking the tokens of a new key. The fields
+/// are in the order a test binds them, so the directory with the JWKS file is dropped last.
+struct Setup {
+    _dir: tempfile::TempDir,
+    keys: Keys,
+    upstream: Upstream,
+    guard: GuardProcess,
+}
+
+impl Setup {
+    /// Starts the upstream, then a guard with [`Keys::guard_args`] followed by `extra_args`.
+    fn start(extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::new(dir.path());
+        let upstream = Upstream::start();
+        let upstream_url = upstream.url();
+        let mut args = keys.guard_args(&upstream_url);
+        args.extend_from_slice(extra_args);
+        let guard = GuardProcess::start(&args);
+        Self {
+            _dir: dir,
+            keys,
+            upstream,
+            guard,
         }
     }
 }
@@ -262,6 +300,7 @@ fn claims(audience: &str, exp: u64) -> Claims {
         aud: audience.to_owned(),
         iat,
         exp,
+        nbf: None,
         jti: avow_token::new_token_id().unwrap(),
         ins: Some("install-7".to_owned()),
         pay: None,
@@ -312,11 +351,12 @@ fn hex_sha256(bytes: &[u8]) -> String {
 
 #[test]
 fn valid_token_forwards_with_claims() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let mut guard = GuardProcess::start(&keys.guard_args(&upstream_url));
+    let Setup {
+        _dir,
+        keys,
+        upstream: _upstream,
+        mut guard,
+    } = Setup::start(&[]);
     let token = keys.token();
 
     let response = client()
@@ -354,19 +394,20 @@ fn valid_token_forwards_with_claims() {
     assert_eq!(seen(&description, "host"), [guard.address.to_string()]);
 
     assert!(guard.stop(), "guard did not stop cleanly");
-    let log = guard.log_text();
+    let log = guard.log_containing("\"stopped\"");
     assert!(log.contains("\"stopped\""), "{log}");
     assert!(!log.contains(&token), "the log contains the token");
 }
 
 #[test]
 fn missing_or_invalid_token_gets_401() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
+    let Setup {
+        _dir,
+        keys,
+        upstream,
+        guard,
+    } = Setup::start(&[]);
     let (other_signer, _) = TokenSigner::generate().unwrap();
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let guard = GuardProcess::start(&keys.guard_args(&upstream_url));
     let client = client();
 
     let response = client.get(guard.url("/orders")).send().unwrap();
@@ -424,13 +465,12 @@ fn missing_or_invalid_token_gets_401() {
 
 #[test]
 fn bearer_token_is_read_and_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let mut args = keys.guard_args(&upstream_url);
-    args.push("--bearer");
-    let guard = GuardProcess::start(&args);
+    let Setup {
+        _dir,
+        keys,
+        upstream: _upstream,
+        guard,
+    } = Setup::start(&["--bearer"]);
     let client = client();
 
     let response = client.get(guard.url("/orders")).send().unwrap();
@@ -450,13 +490,12 @@ fn bearer_token_is_read_and_removed() {
 
 #[test]
 fn forward_token_keeps_token_header() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let mut args = keys.guard_args(&upstream_url);
-    args.push("--forward-token");
-    let guard = GuardProcess::start(&args);
+    let Setup {
+        _dir,
+        keys,
+        upstream: _upstream,
+        guard,
+    } = Setup::start(&["--forward-token"]);
     let token = keys.token();
 
     let response = client()
@@ -505,11 +544,12 @@ impl Read for Chunks {
 #[test]
 fn large_body_streams_both_ways() {
     const LEN: usize = 6 * 1024 * 1024 + 123;
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let guard = GuardProcess::start(&keys.guard_args(&upstream_url));
+    let Setup {
+        _dir,
+        keys,
+        upstream: _upstream,
+        guard,
+    } = Setup::start(&[]);
 
     // The same bytes as the streamed body, read from a second reader with the same seed.
     let mut expected = Vec::new();
@@ -528,11 +568,12 @@ fn large_body_streams_both_ways() {
 
 #[test]
 fn http2_prior_knowledge_works() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let guard = GuardProcess::start(&keys.guard_args(&upstream_url));
+    let Setup {
+        _dir,
+        keys,
+        upstream: _upstream,
+        guard,
+    } = Setup::start(&[]);
     let token = keys.token();
     let address = guard.address;
 
@@ -579,11 +620,12 @@ fn http2_prior_knowledge_works() {
 
 #[test]
 fn keep_alive_reuses_connections() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let guard = GuardProcess::start(&keys.guard_args(&upstream_url));
+    let Setup {
+        _dir,
+        keys,
+        upstream,
+        guard,
+    } = Setup::start(&[]);
     let token = keys.token();
     let address = guard.address;
     const REQUESTS: usize = 20;
@@ -626,13 +668,12 @@ fn keep_alive_reuses_connections() {
 
 #[test]
 fn monitor_path_forwards_without_claims() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let mut args = keys.guard_args(&upstream_url);
-    args.extend(["--monitor-path", "/public"]);
-    let guard = GuardProcess::start(&args);
+    let Setup {
+        _dir,
+        keys,
+        upstream: _upstream,
+        guard,
+    } = Setup::start(&["--monitor-path", "/public"]);
     let client = client();
 
     let response = client
@@ -660,19 +701,18 @@ fn monitor_path_forwards_without_claims() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 401);
-    let log = guard.log_text();
+    let log = guard.log_containing("request forwarded without claims");
     assert!(log.contains("request forwarded without claims"), "{log}");
 }
 
 #[test]
 fn monitor_flag_covers_every_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let mut args = keys.guard_args(&upstream_url);
-    args.push("--monitor");
-    let guard = GuardProcess::start(&args);
+    let Setup {
+        _dir,
+        keys: _keys,
+        upstream,
+        guard,
+    } = Setup::start(&["--monitor"]);
 
     let response = client().get(guard.url("/anything")).send().unwrap();
     assert_eq!(response.status(), 200);
@@ -693,7 +733,7 @@ fn upstream_down_gets_502() {
         .unwrap();
     assert_eq!(response.status(), 502);
     assert_eq!(response.text().unwrap(), "");
-    let log = guard.log_text();
+    let log = guard.log_containing("upstream request failed");
     assert!(log.contains("upstream request failed"), "{log}");
 
     // A request without a token is still a 401: the upstream is never contacted for it.
@@ -765,65 +805,46 @@ struct ConsumeServer {
 
 impl ConsumeServer {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let address = listener.local_addr().unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let used: Arc<Mutex<HashSet<String>>> = Arc::default();
         let call_count = Arc::clone(&calls);
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
+        let (runtime, address) = serve_http1(move || {
+            let (used, call_count) = (Arc::clone(&used), Arc::clone(&call_count));
+            service_fn(move |request: Request<Incoming>| {
                 let (used, call_count) = (Arc::clone(&used), Arc::clone(&call_count));
-                let service = service_fn(move |request: Request<Incoming>| {
-                    let (used, call_count) = (Arc::clone(&used), Arc::clone(&call_count));
-                    async move {
-                        call_count.fetch_add(1, Ordering::SeqCst);
-                        let path_ok = request.uri().path() == "/v1/tokens/consume";
-                        let body = request.into_body().collect().await.unwrap().to_bytes();
-                        let token = serde_json::from_slice::<Value>(&body).unwrap()["token"]
-                            .as_str()
-                            .unwrap()
-                            .to_owned();
-                        // The guard checked the signature, so the payload is only decoded.
-                        let payload = token.split('.').nth(1).unwrap();
-                        let claims: Value =
-                            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap())
-                                .unwrap();
-                        let (status, body) = if !path_ok {
-                            (StatusCode::NOT_FOUND, json!({"reason": "not_found"}))
-                        } else if used.lock().unwrap().insert(token) {
-                            let body = json!({
-                                "jti": claims["jti"],
-                                "sub": claims["sub"],
-                                "exp": claims["exp"],
-                            });
-                            (StatusCode::OK, body)
-                        } else {
-                            (
-                                StatusCode::CONFLICT,
-                                json!({"reason": "token_already_used"}),
-                            )
-                        };
-                        let body = Bytes::from(body.to_string());
-                        let mut response = Response::new(Full::new(body));
-                        *response.status_mut() = status;
-                        Ok::<_, Infallible>(response)
-                    }
-                });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service),
-                );
-            }
+                async move {
+                    call_count.fetch_add(1, Ordering::SeqCst);
+                    let path_ok = request.uri().path() == "/v1/tokens/consume";
+                    let body = request.into_body().collect().await.unwrap().to_bytes();
+                    let token = serde_json::from_slice::<Value>(&body).unwrap()["token"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned();
+                    // The guard checked the signature, so the payload is only decoded.
+                    let payload = token.split('.').nth(1).unwrap();
+                    let claims: Value =
+                        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+                    let (status, body) = if !path_ok {
+                        (StatusCode::NOT_FOUND, json!({"reason": "not_found"}))
+                    } else if used.lock().unwrap().insert(token) {
+                        let body = json!({
+                            "jti": claims["jti"],
+                            "sub": claims["sub"],
+                            "exp": claims["exp"],
+                        });
+                        (StatusCode::OK, body)
+                    } else {
+                        (
+                            StatusCode::CONFLICT,
+                            json!({"reason": "token_already_used"}),
+                        )
+                    };
+                    let body = Bytes::from(body.to_string());
+                    let mut response = Response::new(Full::new(body));
+                    *response.status_mut() = status;
+                    Ok::<_, Infallible>(response)
+                }
+            })
         });
         Self {
             address,
@@ -839,15 +860,14 @@ impl ConsumeServer {
 
 #[test]
 fn limited_use_token_works_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
     let consume = ConsumeServer::start();
-    let upstream_url = upstream.url();
     let consume_url = consume.url();
-    let mut args = keys.guard_args(&upstream_url);
-    args.extend(["--limited-use-path", "/pay", "--server", &consume_url]);
-    let guard = GuardProcess::start(&args);
+    let Setup {
+        _dir,
+        keys,
+        upstream,
+        guard,
+    } = Setup::start(&["--limited-use-path", "/pay", "--server", &consume_url]);
     let client = client();
     let token = keys.token();
 
@@ -905,7 +925,7 @@ fn unreachable_consume_fails_closed_or_open() {
     assert_eq!(response.status(), 200);
     let description: Value = response.json().unwrap();
     assert_eq!(seen(&description, "avow-app"), [AUDIENCE]);
-    let log = open.log_text();
+    let log = open.log_containing("forwarding (fail open)");
     assert!(log.contains("forwarding (fail open)"), "{log}");
 }
 
@@ -921,34 +941,16 @@ struct JwksServer {
 
 impl JwksServer {
     fn start(jwks: &Jwks) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let address = listener.local_addr().unwrap();
         let document = Arc::new(Mutex::new(serde_json::to_string(jwks).unwrap()));
         let fetches = Arc::new(AtomicUsize::new(0));
         let (served, fetch_count) = (Arc::clone(&document), Arc::clone(&fetches));
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (served, fetch_count) = (Arc::clone(&served), Arc::clone(&fetch_count));
-                let service = service_fn(move |_request: Request<Incoming>| {
-                    fetch_count.fetch_add(1, Ordering::SeqCst);
-                    let body = Bytes::from(served.lock().unwrap().clone());
-                    async move { Ok::<_, Infallible>(Response::new(Full::new(body))) }
-                });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service),
-                );
-            }
+        let (runtime, address) = serve_http1(move || {
+            let (served, fetch_count) = (Arc::clone(&served), Arc::clone(&fetch_count));
+            service_fn(move |_request: Request<Incoming>| {
+                fetch_count.fetch_add(1, Ordering::SeqCst);
+                let body = Bytes::from(served.lock().unwrap().clone());
+                async move { Ok::<_, Infallible>(Response::new(Full::new(body))) }
+            })
         });
         Self {
             address,
@@ -1014,13 +1016,12 @@ fn jwks_url_rotation_is_picked_up() {
 
 #[test]
 fn jwks_file_rotation_is_picked_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = Keys::new(dir.path());
-    let upstream = Upstream::start();
-    let upstream_url = upstream.url();
-    let mut args = keys.guard_args(&upstream_url);
-    args.extend(["--jwks-cooldown", "0"]);
-    let guard = GuardProcess::start(&args);
+    let Setup {
+        _dir,
+        keys,
+        upstream: _upstream,
+        guard,
+    } = Setup::start(&["--jwks-cooldown", "0"]);
 
     let (new_signer, _) = TokenSigner::generate().unwrap();
     let token = new_signer.sign(&claims(AUDIENCE, now() + 300)).unwrap();

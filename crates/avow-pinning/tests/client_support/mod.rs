@@ -416,33 +416,3 @@ pub fn pin_error(error: &rustls::Error) -> Option<&avow_pinning::client::PinChec
         _ => None,
     }
 }
-
-// === Real chains ===
-
-/// Returns the `chains/` folder of the public vectors (`AVOW_VECTORS_DIR`, else
-/// `../shared/vectors` beside the repository), or prints why the calling test is skipped.
-pub fn chains_dir() -> Option<std::path::PathBuf> {
-    let dir = match std::env::var_os("AVOW_VECTORS_DIR") {
-        Some(dir) => std::path::PathBuf::from(dir),
-        None => {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        }
-    };
-    let chains = dir.join("chains");
-    if chains.join("README.md").is_file() {
-        Some(chains)
-    } else {
-        eprintln!(
-            "skipped: certificate chain vectors not found at {} (set AVOW_VECTORS_DIR to the \
-             vectors folder)",
-            chains.display()
-        );
-        None
-    }
-}
-
-/// Reads every certificate of a PEM file under `chains/`.
-pub fn load_chain(chains: &std::path::Path, file: &str) -> Vec<CertificateDer<'static>> {
-    let pem = std::fs::read(chains.join(file)).unwrap_or_else(|error| panic!("{file}: {error}"));
-    avow_pinning::certificates_from_pem(&pem).unwrap_or_else(|error| panic!("{file}: {error}"))
-}

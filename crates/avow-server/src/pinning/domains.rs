@@ -216,26 +216,12 @@ pub async fn add_domain(
         Err(error) => return Err(error.into()),
     }
     let published = monitor::published_pins(&state, &app.id).await?;
-    let warning_secs = i64::try_from(
-        state
-            .config
-            .pinning
-            .expiry_warning_days
-            .saturating_mul(86_400),
-    )
-    .unwrap_or(i64::MAX);
+    let warning_secs = monitor::expiry_warning_secs(&state);
     let assessment =
         super::status::assess(Ok(&live), published.get(&domain.host), now, warning_secs);
     state
         .store
-        .put_domain_check(&DomainCheckRecord {
-            app_id: app.id.clone(),
-            host: domain.host.clone(),
-            status: assessment.status.as_str().to_owned(),
-            detail: assessment.detail.clone(),
-            checked_at: now,
-            earliest_not_after: assessment.earliest_not_after,
-        })
+        .put_domain_check(&monitor::check_record(&domain, &assessment, now))
         .await?;
     state.metrics.pin_domain_status(
         &app.id,

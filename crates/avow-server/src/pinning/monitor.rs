@@ -76,14 +76,7 @@ pub async fn check_domains(
 
     let results = probe_all(state, domains, now).await;
 
-    let warning_secs = i64::try_from(
-        state
-            .config
-            .pinning
-            .expiry_warning_days
-            .saturating_mul(86_400),
-    )
-    .unwrap_or(i64::MAX);
+    let warning_secs = expiry_warning_secs(state);
     let mut checks = Vec::with_capacity(results.len());
     for (domain, live) in results {
         let pins = published
@@ -156,14 +149,7 @@ async fn record(
 ) -> Result<(), ApiError> {
     let stored = state
         .store
-        .put_domain_check(&DomainCheckRecord {
-            app_id: domain.app_id.clone(),
-            host: domain.host.clone(),
-            status: assessment.status.as_str().to_owned(),
-            detail: assessment.detail.clone(),
-            checked_at: now,
-            earliest_not_after: assessment.earliest_not_after,
-        })
+        .put_domain_check(&check_record(domain, assessment, now))
         .await?;
     if !stored {
         // The domain was deleted while it was probed.
@@ -192,6 +178,34 @@ async fn record(
         );
     }
     Ok(())
+}
+
+/// Returns `pinning.expiry_warning_days` in seconds, saturating at `i64::MAX`.
+pub(crate) fn expiry_warning_secs(state: &AppState) -> i64 {
+    i64::try_from(
+        state
+            .config
+            .pinning
+            .expiry_warning_days
+            .saturating_mul(86_400),
+    )
+    .unwrap_or(i64::MAX)
+}
+
+/// Builds the stored form of the check of `domain` made at `now`.
+pub(crate) fn check_record(
+    domain: &ApiDomain,
+    assessment: &Assessment,
+    now: i64,
+) -> DomainCheckRecord {
+    DomainCheckRecord {
+        app_id: domain.app_id.clone(),
+        host: domain.host.clone(),
+        status: assessment.status.as_str().to_owned(),
+        detail: assessment.detail.clone(),
+        checked_at: now,
+        earliest_not_after: assessment.earliest_not_after,
+    }
 }
 
 /// Runs the background check every `pinning.check_interval_secs` until `stop` turns true. A

@@ -9,8 +9,9 @@ use avow_pinning::document::Jwk;
 use avow_pinning::{PinDocumentSigner, PinPublicKey};
 use avow_store::{SigningKey, Store, StoreError};
 use base64::Engine as _;
+use zeroize::Zeroizing;
 
-use crate::keys::{KeyError, MasterKey};
+use crate::keys::{KeyError, MasterKey, SealedSigner, load_or_create_signers};
 
 /// Prefix of the associated data that binds a sealed pin-signing key to its kid.
 const SEAL_CONTEXT: &str = "avow-pin-signing-key:";
@@ -33,44 +34,7 @@ impl PinKeyRing {
         master_key: &MasterKey,
         now: i64,
     ) -> Result<Self, KeyError> {
-        let mut stored = store.pin_signing_keys().await?;
-        if stored.is_empty() {
-            let (signer, pkcs8) = PinDocumentSigner::generate()
-                .map_err(|_| KeyError::Crypto("pin-signing key generation failed"))?;
-            let key = SigningKey {
-                kid: signer.kid().to_owned(),
-                algorithm: avow_pinning::document::ALGORITHM.to_owned(),
-                encrypted_private_key: master_key.seal(&pkcs8, &seal_context(signer.kid()))?,
-                public_key: signer.public_key().sec1_point().to_vec(),
-                created_at: now,
-            };
-            match store.insert_pin_signing_key(&key).await {
-                // Another instance sharing the database may have created its first key at the
-                // same moment. Both keys then verify, and the newest signs.
-                Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
-                Err(error) => return Err(error.into()),
-            }
-            stored = store.pin_signing_keys().await?;
-        }
-
-        let mut signers = Vec::with_capacity(stored.len());
-        for key in &stored {
-            let pkcs8 = master_key
-                .open(&key.encrypted_private_key, &seal_context(&key.kid))
-                .ok_or_else(|| KeyError::WrongMasterKey {
-                    kid: key.kid.clone(),
-                })?;
-            let signer =
-                PinDocumentSigner::from_pkcs8(&pkcs8).map_err(|_| KeyError::InvalidSigningKey {
-                    kid: key.kid.clone(),
-                })?;
-            if signer.kid() != key.kid {
-                return Err(KeyError::InvalidSigningKey {
-                    kid: key.kid.clone(),
-                });
-            }
-            signers.push(signer);
-        }
+        let signers = load_or_create_signers::<PinDocumentSigner>(store, master_key, now).await?;
         let public_keys = signers
             .iter()
             .map(|signer| signer.public_key().clone())
@@ -107,8 +71,37 @@ impl PinKeyRing {
     }
 }
 
-fn seal_context(kid: &str) -> Vec<u8> {
-    format!("{SEAL_CONTEXT}{kid}").into_bytes()
+#[async_trait::async_trait]
+impl SealedSigner for PinDocumentSigner {
+    const ALGORITHM: &'static str = avow_pinning::document::ALGORITHM;
+
+    fn generate() -> Result<(Self, Zeroizing<Vec<u8>>), KeyError> {
+        Self::generate().map_err(|_| KeyError::Crypto("pin-signing key generation failed"))
+    }
+
+    fn from_pkcs8(pkcs8: &[u8]) -> Option<Self> {
+        Self::from_pkcs8(pkcs8).ok()
+    }
+
+    fn kid(&self) -> &str {
+        Self::kid(self)
+    }
+
+    fn public_key_bytes(&self) -> Vec<u8> {
+        self.public_key().sec1_point().to_vec()
+    }
+
+    fn associated_data(kid: &str) -> Vec<u8> {
+        format!("{SEAL_CONTEXT}{kid}").into_bytes()
+    }
+
+    async fn stored_keys(store: &dyn Store) -> Result<Vec<SigningKey>, StoreError> {
+        store.pin_signing_keys().await
+    }
+
+    async fn insert_key(store: &dyn Store, key: &SigningKey) -> Result<(), StoreError> {
+        store.insert_pin_signing_key(key).await
+    }
 }
 
 /// Encodes a DER SubjectPublicKeyInfo as PEM text.

@@ -389,11 +389,7 @@ pub(crate) async fn pin_document_for_unknown_app_rejected(db: TestDatabase) {
 /// Publishers on two store instances each read the latest version and insert the next one,
 /// retrying with a fresh read when the version was taken, as the server does.
 pub(crate) async fn concurrent_publishes_unique_versions(db: TestDatabase) {
-    let instances = [db.open().await, db.open().await];
-    instances[0]
-        .insert_app(&app(APP_ID))
-        .await
-        .expect("insert the app");
+    let instances = two_instances_with_app(&db).await;
 
     let mut tasks = Vec::new();
     for call in 0..CONCURRENT_PUBLISHES {
@@ -620,11 +616,7 @@ pub(crate) async fn pin_report_groups_limited(db: TestDatabase) {
 }
 
 pub(crate) async fn concurrent_pin_reports_all_counted(db: TestDatabase) {
-    let instances = [db.open().await, db.open().await];
-    instances[0]
-        .insert_app(&app(APP_ID))
-        .await
-        .expect("insert the app");
+    let instances = two_instances_with_app(&db).await;
 
     let mut tasks = Vec::new();
     for call in 0..CONCURRENT_REPORTS {
@@ -688,6 +680,17 @@ async fn apps_store(db: &TestDatabase) -> Arc<dyn Store> {
         store.insert_app(&app(id)).await.expect("insert an app");
     }
     store
+}
+
+/// Opens two store instances on one database, with the app [`APP_ID`] inserted through the
+/// first.
+async fn two_instances_with_app(db: &TestDatabase) -> [Arc<dyn Store>; 2] {
+    let instances = [db.open().await, db.open().await];
+    instances[0]
+        .insert_app(&app(APP_ID))
+        .await
+        .expect("insert the app");
+    instances
 }
 
 fn app(id: &str) -> App {

@@ -7,7 +7,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -64,22 +64,7 @@ impl ServerProcess {
             }
         });
 
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (address_sender, address_receiver) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let log_writer = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(event) = serde_json::from_str::<Value>(&line)
-                    && event["fields"]["message"] == "listening"
-                {
-                    let address = event["fields"]["address"].as_str().unwrap().to_owned();
-                    let _ = address_sender.send(address);
-                }
-                log_writer.lock().unwrap().push(line);
-            }
-        });
+        let (log, address_receiver) = read_json_log(child.stderr.take().unwrap());
         let address = address_receiver
             .recv_timeout(Duration::from_secs(60))
             .expect("server did not report its listen address");
@@ -107,16 +92,7 @@ impl ServerProcess {
 
     /// Sends SIGTERM and returns whether the process exited successfully.
     pub fn stop(&mut self) -> bool {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..100 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        false
+        stop_process(&mut self.child)
     }
 
     pub fn log_text(&self) -> String {
@@ -130,6 +106,42 @@ impl Drop for ServerProcess {
             let _ = self.child.kill();
         }
     }
+}
+
+/// Reads the JSON log lines of a process from `stderr` on a thread. Returns every line read so
+/// far and a receiver of the `address` of each `listening` event.
+pub fn read_json_log(stderr: ChildStderr) -> (Arc<Mutex<Vec<String>>>, mpsc::Receiver<String>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (address_sender, address_receiver) = mpsc::channel();
+    let log_writer = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["fields"]["message"] == "listening"
+            {
+                let address = event["fields"]["address"].as_str().unwrap().to_owned();
+                let _ = address_sender.send(address);
+            }
+            log_writer.lock().unwrap().push(line);
+        }
+    });
+    (log, address_receiver)
+}
+
+/// Sends SIGTERM to `child`, waits up to 10 seconds for it to exit and returns whether it
+/// exited successfully. A process still running then is killed.
+pub fn stop_process(child: &mut Child) -> bool {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    false
 }
 
 pub fn config(pki_root: &Path, nonce_ttl_secs: u64) -> String {
@@ -148,6 +160,38 @@ pub fn avow_cli(server: &ServerProcess, args: &[&str]) -> std::process::Output {
         .env("AVOW_ADMIN_KEY", &server.admin_key)
         .output()
         .unwrap()
+}
+
+/// The exit status and output of one CLI run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn from_output(output: std::process::Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Parses stdout as JSON, failing the test with the text when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", self.stdout))
+    }
+
+    /// Asserts that `avow ARGS` exited with `code`, showing its output when it did not.
+    pub fn assert_code(&self, args: &[&str], code: i32) {
+        assert_eq!(
+            self.code, code,
+            "avow {args:?} exited with {}, expected {code}\nstdout: {}\nstderr: {}",
+            self.code, self.stdout, self.stderr
+        );
+    }
 }
 
 pub fn register_app(server: &ServerProcess, app_id: &str) {
@@ -194,6 +238,26 @@ impl Client {
         (status, response.json().unwrap())
     }
 
+    /// Fetches the JWKS that `server` publishes.
+    pub fn jwks(&self, server: &ServerProcess) -> avow_token::Jwks {
+        self.http
+            .get(server.url("/.well-known/jwks.json"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
+    /// Fetches the Prometheus text of `server`'s `/metrics`.
+    pub fn metrics_text(&self, server: &ServerProcess) -> String {
+        self.http
+            .get(server.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     pub fn challenge(&self, server: &ServerProcess, app_id: &str) -> Vec<u8> {
         let (status, body) = self.post(&server.url("/v1/challenge"), &json!({"app_id": app_id}));
         assert_eq!(status, 200, "{body}");
@@ -209,4 +273,92 @@ pub fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// Starts two `avow serve` processes on the database at `database_url`, as two instances behind
+/// a load balancer. They share the master key, which seals the signing keys, and the admin key,
+/// and they trust the App Attest root `root_pem`. The directories come first so that they
+/// outlive the processes when the caller's bindings are dropped.
+pub fn start_instance_pair(
+    database_url: &str,
+    root_pem: &str,
+) -> ([tempfile::TempDir; 2], ServerProcess, ServerProcess) {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let root_path = dirs[0].path().join("test-root.pem");
+    std::fs::write(&root_path, root_pem).unwrap();
+    let master_key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
+    let config = format!("database = \"{database_url}\"\n{}", config(&root_path, 120));
+    let first =
+        ServerProcess::start_with(dirs[0].path(), &config, &[("AVOW_MASTER_KEY", &master_key)]);
+    let admin_key = first.admin_key.clone();
+    let second = ServerProcess::start_with(
+        dirs[1].path(),
+        &config,
+        &[
+            ("AVOW_MASTER_KEY", &master_key),
+            ("AVOW_ADMIN_KEY", &admin_key),
+        ],
+    );
+    (dirs, first, second)
+}
+
+/// A PostgreSQL schema of its own for one test, dropped at the end.
+pub struct PostgresSchema {
+    base_url: String,
+    name: String,
+}
+
+impl PostgresSchema {
+    /// Creates a schema named `prefix` followed by the process id and a time-derived suffix.
+    pub fn create(base_url: &str, prefix: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("{prefix}_{:x}_{nanos:x}", std::process::id());
+        run_sql(base_url, &format!("CREATE SCHEMA {name}"));
+        Self {
+            base_url: base_url.to_owned(),
+            name,
+        }
+    }
+
+    /// Returns the database URL with this schema as the search path.
+    pub fn url(&self) -> String {
+        let separator = if self.base_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.base_url, self.name
+        )
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        run_sql(
+            &self.base_url,
+            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+    }
+}
+
+/// Runs one SQL statement on a new connection to `url`.
+pub fn run_sql(url: &str, statement: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+    });
 }
