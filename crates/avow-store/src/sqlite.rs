@@ -42,6 +42,7 @@ impl SqliteStore {
     /// [`StoreError::Database`] when the file cannot be opened or created,
     /// [`StoreError::Migration`] when the schema cannot be brought up to date.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        create_private_file(path)?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true);
@@ -61,6 +62,7 @@ impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let mut options = SqliteConnectOptions::from_str(url).map_err(sql::url_error)?;
         if !has_mode_parameter(url) {
+            create_private_file(options.get_filename())?;
             options = options.create_if_missing(true);
         }
         Self::open_with(options).await
@@ -84,6 +86,26 @@ impl SqliteStore {
 
 // The `Store` methods are written once in `crate::store_impl`, shared with the PostgreSQL store.
 crate::store_impl::impl_store!(SqliteStore, Sqlite);
+
+/// Creates an empty database file readable by its owner only (0600 on Unix) when `path` does not
+/// exist yet. SQLite gives the `-wal` and `-shm` files the same permissions, so key hashes and
+/// sealed keys are not left readable by other local users. An empty file is a valid empty
+/// database, and an existing file keeps the permissions its operator chose.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    if path.as_os_str().is_empty() || path == Path::new(":memory:") || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        // Another process created it first: that is the file to open.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::Database(sqlx::Error::Io(error))),
+        Ok(_) => Ok(()),
+    }
+}
 
 /// Reports whether a `sqlite:` URL sets the `mode` query parameter.
 fn has_mode_parameter(url: &str) -> bool {

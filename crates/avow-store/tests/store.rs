@@ -171,6 +171,35 @@ mod sqlite_only {
         assert_eq!(journal_mode(&path).await, "wal");
     }
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn new_files_readable_by_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let opened = dir.path().join("opened.db");
+        let connected = dir.path().join("connected.db");
+
+        let store = SqliteStore::open(&opened).await.expect("open the store");
+        store.ping().await.expect("ping the store");
+        let url = format!("sqlite://{}", connected.display());
+        let store = SqliteStore::connect(&url)
+            .await
+            .expect("connect to the store");
+        store.ping().await.expect("ping the store");
+
+        for database in [&opened, &connected] {
+            let wal = database.with_extension("db-wal");
+            for path in [database.clone(), wal] {
+                let mode = std::fs::metadata(&path)
+                    .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{} has mode {mode:o}", path.display());
+            }
+        }
+    }
+
     #[tokio::test]
     async fn connect_url_mode_rw_does_not_create() {
         let dir = tempfile::tempdir().expect("create a temporary directory");

@@ -101,10 +101,31 @@ pub(crate) async fn run_admin_key(command: AdminKeyCommand) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match avow_server::open_store(&config.database_url()).await {
+    let database = config.database_url();
+    let store = match avow_server::open_store(&database).await {
         Ok(store) => store,
         Err(error) => {
-            eprintln!("error: cannot open the database: {error}");
+            // A PostgreSQL URL can hold a password, so only SQLite locations are printed.
+            let location = match &database {
+                avow_server::config::DatabaseUrl::SqliteFile(path) => path.display().to_string(),
+                avow_server::config::DatabaseUrl::Sqlite(url) => url.clone(),
+                avow_server::config::DatabaseUrl::Postgres(_) => "PostgreSQL".to_owned(),
+            };
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                // Some errors repeat their source's text in their own; print it once.
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    message.push_str(&format!(": {text}"));
+                }
+                source = cause.source();
+            }
+            eprintln!(
+                "error: cannot open the database {location}: {message}\n\
+                 hint: run this in the folder where `avow serve` runs, or pass the server's \
+                 --config file, or set AVOW_DATA_DIR or AVOW_DATABASE"
+            );
             return ExitCode::FAILURE;
         }
     };

@@ -402,3 +402,23 @@ fn serve_rejects_unknown_config_key() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("token_lifetime"), "{stderr}");
 }
+
+#[test]
+fn admin_key_create_names_missing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_avow"))
+        .args(["admin-key", "create"])
+        .current_dir(dir.path())
+        .env_remove("AVOW_CONFIG")
+        .env_remove("AVOW_DATA_DIR")
+        .env_remove("AVOW_DATABASE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("avow-data/avow.db"), "{stderr}");
+    assert!(stderr.contains("No such file or directory"), "{stderr}");
+    assert!(stderr.contains("AVOW_DATA_DIR"), "{stderr}");
+    assert!(!dir.path().join("avow-data").exists());
+}
