@@ -79,9 +79,7 @@ impl TokenCheck {
             && let Some(cache) = &self.cache
             && let Some(token) = read_token(self.config.token_header(), headers)
         {
-            cache.insert(token, Arc::clone(&verified), |entry| {
-                self.claim_rules.check_claims(&entry.claims, now).is_ok()
-            });
+            cache.insert(token, Arc::clone(&verified));
         }
         Ok(verified)
     }
@@ -119,43 +117,102 @@ fn read_token<'h>(token_header: &TokenHeader, headers: &'h HeaderMap) -> Option<
     (!token.is_empty()).then_some(token)
 }
 
-/// Verified tokens by their text, at most `capacity` of them.
+/// Verified tokens by their text, in two generations of at most `capacity` tokens each.
+///
+/// A lookup tries the current generation, then the previous one, and moves a token found in
+/// the previous one to the current one. When the current generation is full, it becomes the
+/// previous one and the old previous one is dropped. So every step costs O(1) amortised, the
+/// cache contains at most `2 × capacity` tokens, the `capacity` most recently used tokens are
+/// always kept, and a token that is not used again, such as an expired one, leaves the cache
+/// after two generations.
 struct TokenCache {
-    entries: RwLock<HashMap<Box<str>, Arc<Verified>>>,
+    generations: RwLock<Generations>,
     capacity: usize,
+}
+
+#[derive(Default)]
+struct Generations {
+    current: HashMap<Box<str>, Arc<Verified>>,
+    previous: HashMap<Box<str>, Arc<Verified>>,
+}
+
+impl Generations {
+    /// Adds a token to the current generation, first starting a new generation when the
+    /// current one is full. Returns the dropped generation, so that the caller frees it after
+    /// releasing the lock.
+    fn insert(
+        &mut self,
+        capacity: usize,
+        token: Box<str>,
+        verified: Arc<Verified>,
+    ) -> Option<HashMap<Box<str>, Arc<Verified>>> {
+        let dropped =
+            (self.current.len() >= capacity && !self.current.contains_key(&token)).then(|| {
+                let current = std::mem::take(&mut self.current);
+                std::mem::replace(&mut self.previous, current)
+            });
+        self.current.insert(token, verified);
+        dropped
+    }
 }
 
 impl TokenCache {
     fn new(capacity: usize) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
+            generations: RwLock::new(Generations::default()),
             capacity,
         }
     }
 
     fn get(&self, token: &str) -> Option<Arc<Verified>> {
-        // A poisoned lock only means another request panicked while inserting; the map
-        // itself is still consistent, so it stays in use.
-        let entries = self
-            .entries
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.get(token).cloned()
+        {
+            // A poisoned lock only means that another request panicked while inserting. The
+            // maps themselves are still consistent, so they stay in use.
+            let generations = self
+                .generations
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(verified) = generations.current.get(token) {
+                return Some(Arc::clone(verified));
+            }
+            if !generations.previous.contains_key(token) {
+                return None;
+            }
+        }
+        // Found in the previous generation: move it to the current one. Another request may
+        // have moved or dropped it in the meantime, hence the second lookup.
+        let mut generations = self.write();
+        if let Some(verified) = generations.current.get(token) {
+            return Some(Arc::clone(verified));
+        }
+        let (token, verified) = generations.previous.remove_entry(token)?;
+        let dropped = generations.insert(self.capacity, token, Arc::clone(&verified));
+        drop(generations);
+        drop(dropped);
+        Some(verified)
     }
 
-    /// Remembers `verified`. A full cache first drops the tokens that `is_live` rejects, and
-    /// when it is still full the token is not remembered.
-    fn insert(&self, token: &str, verified: Arc<Verified>, is_live: impl Fn(&Verified) -> bool) {
-        let mut entries = self
-            .entries
+    /// Remembers `verified` in the current generation.
+    fn insert(&self, token: &str, verified: Arc<Verified>) {
+        let mut generations = self.write();
+        let dropped = generations.insert(self.capacity, token.into(), verified);
+        drop(generations);
+        drop(dropped);
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Generations> {
+        self.generations
             .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        let generations = self
+            .generations
+            .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= self.capacity {
-            entries.retain(|_, entry| is_live(entry));
-        }
-        if entries.len() < self.capacity {
-            entries.insert(token.into(), verified);
-        }
+        generations.current.len() + generations.previous.len()
     }
 }
 
@@ -179,6 +236,7 @@ mod tests {
             aud: AUDIENCE.to_owned(),
             iat: NOW,
             exp,
+            nbf: None,
             jti: "token-1".to_owned(),
             ins: None,
             pay: None,
@@ -264,28 +322,76 @@ mod tests {
         let check = token_check(&signer, 1);
         let first = signer.sign(&claims(NOW + 300)).unwrap();
         let second = signer.sign(&claims(NOW + 301)).unwrap();
-        run(&check, &headers(&first), NOW).unwrap();
-        run(&check, &headers(&second), NOW).unwrap();
-        assert_eq!(
-            run(&check, &headers(&second), NOW).unwrap().claims.exp,
-            NOW + 301
-        );
-        let cache = check.cache.as_ref().unwrap();
-        assert!(cache.get(&first).is_some());
-        assert!(cache.get(&second).is_none());
+        let first_verified = run(&check, &headers(&first), NOW).unwrap();
+        let second_verified = run(&check, &headers(&second), NOW).unwrap();
+        // Both fit: the first token moved to the previous generation.
+        let again = run(&check, &headers(&second), NOW).unwrap();
+        assert!(Arc::ptr_eq(&second_verified, &again));
+        assert_eq!(again.claims.exp, NOW + 301);
+        let again = run(&check, &headers(&first), NOW).unwrap();
+        assert!(Arc::ptr_eq(&first_verified, &again));
+        assert_eq!(check.cache.as_ref().unwrap().len(), 2);
     }
 
     #[test]
-    fn expired_entries_make_room() {
+    fn expired_entries_age_out() {
         let (signer, _) = TokenSigner::generate().unwrap();
         let check = token_check(&signer, 1);
-        let first = signer.sign(&claims(NOW + 10)).unwrap();
-        let second = signer.sign(&claims(NOW + 300)).unwrap();
-        run(&check, &headers(&first), NOW).unwrap();
-        run(&check, &headers(&second), NOW + 60).unwrap();
+        let expiring = signer.sign(&claims(NOW + 10)).unwrap();
+        run(&check, &headers(&expiring), NOW).unwrap();
+        let error = run(&check, &headers(&expiring), NOW + 60).unwrap_err();
+        assert_eq!(error.reason(), "token_expired");
+        // Two newer tokens push the expired one out of both generations.
+        for exp in [NOW + 300, NOW + 301] {
+            let token = signer.sign(&claims(exp)).unwrap();
+            run(&check, &headers(&token), NOW + 60).unwrap();
+        }
         let cache = check.cache.as_ref().unwrap();
-        assert!(cache.get(&first).is_none());
-        assert!(cache.get(&second).is_some());
+        assert!(cache.get(&expiring).is_none());
+        assert_eq!(cache.len(), 2);
+    }
+
+    fn verified(exp: u64) -> Arc<Verified> {
+        Arc::new(Verified {
+            claims: claims(exp),
+            headers: Box::new([]),
+        })
+    }
+
+    #[test]
+    fn eviction_keeps_recent_tokens_within_twice_the_capacity() {
+        let cache = TokenCache::new(3);
+        let mut inserted = Vec::new();
+        for index in 0..20 {
+            let token = format!("token-{index}");
+            cache.insert(&token, verified(NOW + 300 + index));
+            inserted.push(token);
+            assert!(cache.len() <= 6, "{} tokens after {index}", cache.len());
+            // The three most recent tokens are always remembered.
+            for recent in inserted.iter().rev().take(3) {
+                assert!(cache.get(recent).is_some(), "{recent} after {index}");
+            }
+        }
+        // Tokens that were not used for two generations are gone.
+        for old in &inserted[..14] {
+            assert!(cache.get(old).is_none(), "{old} is still remembered");
+        }
+    }
+
+    #[test]
+    fn hit_in_previous_generation_is_kept() {
+        let cache = TokenCache::new(2);
+        for token in ["a", "b", "c"] {
+            cache.insert(token, verified(NOW + 300));
+        }
+        // "a" and "b" are in the previous generation, "c" in the current one. Using "a" moves
+        // it to the current one, so the next new generation keeps it and drops "b".
+        let a = cache.get("a").unwrap();
+        cache.insert("d", verified(NOW + 300));
+        assert!(Arc::ptr_eq(&a, &cache.get("a").unwrap()));
+        assert!(cache.get("b").is_none());
+        assert!(cache.get("c").is_some());
+        assert!(cache.get("d").is_some());
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub(crate) struct Upstream {
     authority: Authority,
     /// Path prefix without a trailing `/`, empty for none.
     path_prefix: String,
-    /// The upstream's authority as a `Host` value, for HTTP/2 requests that carry none.
+    /// The upstream's authority as a `Host` value, for requests that carry none.
     host: HeaderValue,
 }
 
@@ -65,8 +65,18 @@ impl Upstream {
         })
     }
 
-    /// Returns the upstream URI for a client's path and query. Without a path prefix no bytes
-    /// are copied.
+    /// Returns the upstream's host name or IP address, IPv6 in brackets.
+    pub(crate) fn host(&self) -> &str {
+        self.authority.host()
+    }
+
+    /// Returns the upstream's port, 80 when the URL has none.
+    pub(crate) fn port(&self) -> u16 {
+        self.authority.port_u16().unwrap_or(80)
+    }
+
+    /// Returns the request target for the upstream (origin form: path and query) for a
+    /// client's path and query. Without a path prefix no bytes are copied.
     pub(crate) fn uri(&self, path_and_query: Option<PathAndQuery>) -> Result<Uri, String> {
         let path_and_query = match path_and_query {
             Some(path_and_query) if self.path_prefix.is_empty() => path_and_query,
@@ -78,11 +88,7 @@ impl Upstream {
             None => PathAndQuery::try_from(format!("{}/", self.path_prefix))
                 .map_err(|error| format!("cannot join the upstream path prefix: {error}"))?,
         };
-        let mut parts = hyper::http::uri::Parts::default();
-        parts.scheme = Some(Scheme::HTTP);
-        parts.authority = Some(self.authority.clone());
-        parts.path_and_query = Some(path_and_query);
-        Uri::from_parts(parts).map_err(|error| format!("cannot build the upstream URI: {error}"))
+        Ok(Uri::from(path_and_query))
     }
 }
 
@@ -173,8 +179,9 @@ pub(crate) fn remove_client_claims(
 }
 
 /// Sets the headers that tell the upstream about the client: its address appended to
-/// `X-Forwarded-For`, `X-Forwarded-Proto: http` unless a proxy in front set it, and `Host` for
-/// HTTP/2 requests, which carry the host in the URI instead.
+/// `X-Forwarded-For`, `X-Forwarded-Proto: http` unless a proxy in front set it, and `Host`
+/// when the request has none: an HTTP/2 request carries the host in its URI, and an HTTP/1.0
+/// request may lack it.
 pub(crate) fn add_forwarding_headers(
     headers: &mut HeaderMap,
     peer: &Peer,
@@ -202,9 +209,10 @@ pub(crate) fn add_forwarding_headers(
     if !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
-    if version == Version::HTTP_2 && !headers.contains_key(header::HOST) {
+    if !headers.contains_key(header::HOST) {
         let host = client_uri
             .authority()
+            .filter(|_| version == Version::HTTP_2)
             .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
             .unwrap_or_else(|| upstream.host.clone());
         headers.insert(header::HOST, host);
@@ -240,7 +248,9 @@ mod tests {
         let uri = upstream
             .uri(Some(PathAndQuery::from_static("/orders?page=2")))
             .unwrap();
-        assert_eq!(uri.to_string(), "http://127.0.0.1:9000/orders?page=2");
+        assert_eq!(uri.to_string(), "/orders?page=2");
+        assert_eq!((upstream.host(), upstream.port()), ("127.0.0.1", 9000));
+        assert_eq!(upstream.uri(None).unwrap().to_string(), "/");
     }
 
     #[test]
@@ -249,11 +259,8 @@ mod tests {
         let uri = upstream
             .uri(Some(PathAndQuery::from_static("/orders?page=2")))
             .unwrap();
-        assert_eq!(uri.to_string(), "http://127.0.0.1:9000/api/orders?page=2");
-        assert_eq!(
-            upstream.uri(None).unwrap().to_string(),
-            "http://127.0.0.1:9000/api/"
-        );
+        assert_eq!(uri.to_string(), "/api/orders?page=2");
+        assert_eq!(upstream.uri(None).unwrap().to_string(), "/api/");
     }
 
     #[test]
@@ -314,7 +321,8 @@ mod tests {
         add_forwarding_headers(&mut headers, &peer, &uri, Version::HTTP_11, &upstream);
         assert_eq!(headers[&X_FORWARDED_FOR], "127.0.0.2");
         assert_eq!(headers[&X_FORWARDED_PROTO], "http");
-        assert!(!headers.contains_key(header::HOST));
+        // An HTTP/1.0 request without `Host` gets the upstream's.
+        assert_eq!(headers[header::HOST], "127.0.0.1:9000");
 
         let mut headers = HeaderMap::new();
         headers.append(&X_FORWARDED_FOR, HeaderValue::from_static("127.0.0.7"));

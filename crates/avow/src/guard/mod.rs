@@ -14,8 +14,10 @@ mod check;
 mod forward;
 mod proxy;
 mod server;
+mod upstream;
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -128,13 +130,18 @@ pub(crate) struct GuardArgs {
     /// Time limit for one consume call to the Avow server, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = default_consume_timeout_ms())]
     consume_timeout_ms: u64,
-    /// Number of verified tokens remembered so that a reused token skips signature
-    /// verification. 0 turns the cache off. Tokens bound to a request header are not cached.
+    /// Size of the cache of verified tokens, which lets a reused token skip signature
+    /// verification: it keeps at least the N most recently used tokens and at most 2 × N.
+    /// 0 turns the cache off. Tokens bound to a request header are not cached.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_TOKEN_CACHE_SIZE)]
     token_cache_size: usize,
     /// Time limit for the upstream's response headers, in seconds. A slower upstream gets 502.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_UPSTREAM_TIMEOUT_SECS)]
     upstream_timeout: u64,
+    /// Number of serving threads, each with its own listening socket (SO_REUSEPORT) and pool
+    /// of upstream connections [default: one per core].
+    #[arg(long, value_name = "N")]
+    threads: Option<NonZeroUsize>,
 }
 
 /// Runs `avow guard` until SIGTERM or Ctrl-C.
@@ -156,6 +163,7 @@ pub(crate) async fn run(args: GuardArgs) -> ExitCode {
         }
     };
     let listen = args.listen;
+    let threads = args.threads.map_or_else(default_threads, NonZeroUsize::get);
     let proxy = match build_proxy(args, keys) {
         Ok(proxy) => proxy,
         Err(message) => {
@@ -164,22 +172,33 @@ pub(crate) async fn run(args: GuardArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let listener = match tokio::net::TcpListener::bind(listen).await {
-        Ok(listener) => listener,
+    let listeners = match server::bind(listen, threads) {
+        Ok(listeners) => listeners,
         Err(error) => {
             tracing::error!(%error, address = %listen, "cannot listen");
             eprintln!("error: cannot listen on {listen}: {error}");
             return ExitCode::FAILURE;
         }
     };
-    server::serve(
-        listener,
+    let served = server::serve(
+        listeners,
         Arc::new(proxy),
         crate::serve::shutdown_signal(),
         SHUTDOWN_GRACE,
     )
     .await;
-    ExitCode::SUCCESS
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot serve: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One serving thread per core that the process may use.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
 }
 
 /// Checks the options and builds the proxy. Errors are messages for the user.

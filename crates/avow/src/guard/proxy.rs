@@ -12,20 +12,13 @@ use http_body_util::{Either, Empty};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode, Version};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::check::{TokenCheck, Verified};
 use super::forward::{self, Peer, Upstream};
+use super::upstream::{UpstreamBody, UpstreamClient};
 
 /// Body of every response: the upstream's, streamed, or an empty one from the proxy.
-pub(crate) type ProxyBody = Either<Incoming, Empty<Bytes>>;
-
-/// How long an idle upstream connection stays in the pool.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// Time limit for opening a TCP connection to the upstream.
-const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) type ProxyBody = Either<UpstreamBody, Empty<Bytes>>;
 
 /// The path prefixes that run in monitor mode or need limited-use tokens.
 #[derive(Debug)]
@@ -100,14 +93,13 @@ pub(crate) struct Stats {
     pub(crate) upstream_errors: AtomicU64,
 }
 
-/// The proxy's shared state: the check, the routes and the upstream client.
+/// The proxy's state shared by all serving threads: the check, the routes and the settings.
 pub(crate) struct Proxy {
     check: TokenCheck,
     routes: Routes,
     consumer: Option<HttpTokenConsumer>,
     failure_policy: FailurePolicy,
     upstream: Upstream,
-    client: Client<HttpConnector, Incoming>,
     token_header: HeaderName,
     forward_token: bool,
     upstream_timeout: Duration,
@@ -136,13 +128,6 @@ impl Proxy {
         forward_token: bool,
         upstream_timeout: Duration,
     ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         let token_header = match check.token_header() {
             TokenHeader::Named(name) => name.clone(),
             TokenHeader::AuthorizationBearer => hyper::header::AUTHORIZATION,
@@ -153,7 +138,6 @@ impl Proxy {
             consumer,
             failure_policy,
             upstream,
-            client,
             token_header,
             forward_token,
             upstream_timeout,
@@ -162,11 +146,17 @@ impl Proxy {
         }
     }
 
+    /// Builds an empty pool of connections to the upstream, for one serving thread.
+    pub(crate) fn upstream_client(&self) -> UpstreamClient {
+        UpstreamClient::new(self.upstream.host(), self.upstream.port())
+    }
+
     /// Checks one client request and returns the upstream's response or the rejection.
     pub(crate) async fn handle(
         &self,
         request: Request<Incoming>,
         peer: &Peer,
+        client: &UpstreamClient,
     ) -> Response<ProxyBody> {
         if request.method() == Method::CONNECT {
             return empty(StatusCode::METHOD_NOT_ALLOWED);
@@ -174,11 +164,11 @@ impl Proxy {
         match self.decide(&request).await {
             Decision::Forward(verified) => {
                 self.stats.forwarded.fetch_add(1, Ordering::Relaxed);
-                self.forward(request, peer, Some(&verified)).await
+                self.forward(request, peer, client, Some(&verified)).await
             }
             Decision::ForwardUnverified => {
                 self.stats.monitor_passed.fetch_add(1, Ordering::Relaxed);
-                self.forward(request, peer, None).await
+                self.forward(request, peer, client, None).await
             }
             Decision::Reject(response) => response,
         }
@@ -326,6 +316,7 @@ impl Proxy {
         &self,
         request: Request<Incoming>,
         peer: &Peer,
+        client: &UpstreamClient,
         verified: Option<&Verified>,
     ) -> Response<ProxyBody> {
         let (mut parts, body) = request.into_parts();
@@ -353,17 +344,14 @@ impl Proxy {
         let upstream_request = Request::from_parts(parts, body);
 
         let result =
-            tokio::time::timeout(self.upstream_timeout, self.client.request(upstream_request))
-                .await;
+            tokio::time::timeout(self.upstream_timeout, client.send(upstream_request)).await;
         let error = match result {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 forward::remove_hop_by_hop(&mut parts.headers);
                 return Response::from_parts(parts, Either::Left(body));
             }
-            // The legacy client's error text is generic, and its source names the cause.
-            Ok(Err(error)) => std::error::Error::source(&error)
-                .map_or_else(|| error.to_string(), |source| format!("{error}: {source}")),
+            Ok(Err(error)) => error.to_string(),
             Err(_) => format!(
                 "no response headers within {} s",
                 self.upstream_timeout.as_secs()
