@@ -742,6 +742,44 @@ fn upstream_down_gets_502() {
 }
 
 #[test]
+fn http10_upstream_keeps_client_on_http11() {
+    use std::io::Write as _;
+
+    // An HTTP/1.0 upstream that closes after each response, as `python3 -m http.server` does.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream_url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
+            stream
+                .write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::new(dir.path());
+    let guard = GuardProcess::start(&keys.guard_args(&upstream_url));
+
+    let client = client();
+    for _ in 0..2 {
+        let response = client
+            .get(guard.url("/orders"))
+            .header("avow-token", keys.token())
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.version(), reqwest::Version::HTTP_11);
+        assert_eq!(response.text().unwrap(), "ok");
+    }
+    upstream.join().unwrap();
+}
+
+#[test]
 fn upstream_path_prefix_is_prepended() {
     let dir = tempfile::tempdir().unwrap();
     let keys = Keys::new(dir.path());

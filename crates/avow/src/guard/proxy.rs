@@ -340,6 +340,9 @@ impl Proxy {
                 return empty(StatusCode::BAD_REQUEST);
             }
         };
+        // The upstream always gets HTTP/1.1, and the client gets its own version back even when
+        // the upstream answers in HTTP/1.0, so that client keep-alive survives.
+        let client_version = parts.version;
         parts.version = Version::HTTP_11;
         let upstream_request = Request::from_parts(parts, body);
 
@@ -349,6 +352,7 @@ impl Proxy {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 forward::remove_hop_by_hop(&mut parts.headers);
+                parts.version = client_version;
                 return Response::from_parts(parts, Either::Left(body));
             }
             Ok(Err(error)) => error.to_string(),
