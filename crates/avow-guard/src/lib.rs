@@ -109,4 +109,4 @@ pub use jwks::{
 pub use layer::{
     AvowGuard, AvowGuardLayer, Clock, GuardStats, Mode, REASON_HEADER, RouteOptions, SystemClock,
 };
-pub use verify::{binding_hash, check, check_with_refresh, verify_token};
+pub use verify::{binding_hash, check, check_with_refresh, read_token, verify_token};

@@ -97,8 +97,13 @@ fn single_header<'a>(
     Ok(first)
 }
 
-/// Returns the token text of the request's token header.
-pub(crate) fn read_token<'a>(
+/// Returns the token text of the request's token header, read exactly as [`check`] reads it:
+/// one header, visible ASCII, and for `Authorization` the `Bearer` scheme.
+///
+/// # Errors
+///
+/// A missing, repeated or non-ASCII token header, or another `Authorization` scheme.
+pub fn read_token<'a>(
     token_header: &TokenHeader,
     headers: &'a HeaderMap,
 ) -> Result<&'a str, GuardError> {

@@ -532,7 +532,7 @@ fn deny_result(
         |error: &dyn std::fmt::Display| Box::new(ApiError::internal(error).into_response());
     match decide::denial(app, decision, state.config.reveal_rejection_reasons) {
         Denial::Decoy => {
-            // Same lifetime as a real token, so the decoy cannot be told apart by it.
+            // The decoy lives as long as a real token, so its lifetime does not reveal it.
             let lifetime_secs = decision
                 .token_lifetime_secs
                 .min(state.config.token.max_lifetime_secs);

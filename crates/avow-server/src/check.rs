@@ -27,6 +27,9 @@
 //! configuration error and gets `400` with `Avow-Reason: invalid_limited_use_header`, which
 //! nginx turns into a 500 for the client: the location fails closed.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use avow_guard::{ConfigError, GuardConfig, Keys, TokenHeader};
 use avow_store::StoreError;
 use axum::extract::State;
@@ -113,7 +116,7 @@ pub(crate) enum OwnTokenConfigError {
 pub(crate) async fn own_token_config(
     state: &AppState,
     audience: Option<&HeaderValue>,
-) -> Result<GuardConfig, OwnTokenConfigError> {
+) -> Result<Arc<GuardConfig>, OwnTokenConfigError> {
     let audiences = match audience {
         Some(audience) => vec![
             audience
@@ -133,16 +136,54 @@ pub(crate) async fn own_token_config(
     if audiences.is_empty() {
         return Err(OwnTokenConfigError::NoApp);
     }
-    // NOTE: the configuration is rebuilt per request from the key ring. A cache keyed by the
-    // audience set would save the JWKS copy on this hot path.
-    GuardConfig::builder(
-        Keys::Es256(state.key_ring.jwks().clone()),
-        state.config.issuer.clone(),
-        audiences,
-    )
-    .token_header(TokenHeader::Named(HeaderName::from_static("avow-token")))
-    .build()
-    .map_err(OwnTokenConfigError::Config)
+    state.check_configs.get_or_build(audiences, |audiences| {
+        GuardConfig::builder(
+            Keys::Es256(state.key_ring.jwks().clone()),
+            state.config.issuer.clone(),
+            audiences,
+        )
+        .token_header(TokenHeader::Named(HeaderName::from_static("avow-token")))
+        .build()
+        .map_err(OwnTokenConfigError::Config)
+    })
+}
+
+/// Built check configurations by audience list, so that the check and consume endpoints parse
+/// the JWKS keys once rather than on every request. The key ring is loaded at start and never
+/// changes while the server runs, so an entry never goes stale.
+#[derive(Debug, Default)]
+pub struct CheckConfigs {
+    entries: Mutex<HashMap<Vec<String>, Arc<GuardConfig>>>,
+}
+
+impl CheckConfigs {
+    /// Entries kept before the cache starts over: gateways name few audiences, and the list of
+    /// all registered apps changes only when an app is added.
+    const CAPACITY: usize = 256;
+
+    fn get_or_build<E>(
+        &self,
+        audiences: Vec<String>,
+        build: impl FnOnce(Vec<String>) -> Result<GuardConfig, E>,
+    ) -> Result<Arc<GuardConfig>, E> {
+        if let Some(config) = self.lock().get(&audiences) {
+            return Ok(Arc::clone(config));
+        }
+        let config = Arc::new(build(audiences.clone())?);
+        let mut entries = self.lock();
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(audiences, Arc::clone(&config));
+        Ok(config)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<String>, Arc<GuardConfig>>> {
+        // A panic while inserting leaves the map consistent, so a poisoned lock stays usable.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Reads `X-Avow-Limited-Use`: `Some(false)` when absent, `None` for a value other than `true`
@@ -187,4 +228,43 @@ fn unauthorized(reason: &str) -> Response {
             .insert(HeaderName::from_static("avow-reason"), value);
     }
     response
+}
+
+#[cfg(test)]
+mod config_cache_tests {
+    use std::cell::Cell;
+
+    use avow_token::{Jwks, TokenSigner};
+
+    use super::*;
+
+    fn build(audiences: Vec<String>, jwks: &Jwks) -> Result<GuardConfig, ConfigError> {
+        GuardConfig::builder(Keys::Es256(jwks.clone()), "avow", audiences).build()
+    }
+
+    #[test]
+    fn config_built_once_per_audience_list() {
+        let (signer, _pkcs8) = TokenSigner::generate().unwrap();
+        let jwks = Jwks {
+            keys: vec![signer.jwk().unwrap()],
+        };
+        let cache = CheckConfigs::default();
+        let builds = Cell::new(0);
+        let get = |audience: &str| {
+            cache
+                .get_or_build(vec![audience.to_owned()], |audiences| {
+                    builds.set(builds.get() + 1);
+                    build(audiences, &jwks)
+                })
+                .unwrap()
+        };
+
+        let first = get("com.example.a");
+        let again = get("com.example.a");
+        let other = get("com.example.b");
+
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(builds.get(), 2);
+    }
 }

@@ -91,6 +91,8 @@ pub struct AppState {
     pub markets: Arc<market::MarketResolver>,
     /// Pin-signing keys, the live-chain probe and report rate limits.
     pub pinning: Arc<pinning::Pinning>,
+    /// Token check configurations of the check and consume endpoints, by audience list.
+    pub check_configs: Arc<check::CheckConfigs>,
 }
 
 impl AppState {
@@ -233,6 +235,7 @@ impl Server {
                 metrics: Arc::new(metrics::Metrics::for_server()),
                 markets: Arc::new(markets),
                 pinning: Arc::new(pinning),
+                check_configs: Arc::new(check::CheckConfigs::default()),
             },
             first_admin_key,
             listener,

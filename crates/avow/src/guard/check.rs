@@ -90,31 +90,10 @@ impl TokenCheck {
     }
 }
 
-/// Reads the token as `avow_guard::check` does: exactly one header, visible ASCII, and for
-/// `Authorization` the `Bearer` scheme. Returns `None` wherever the check would fail on the
-/// header, so a cache hit is only possible where the check reads the same token.
+/// Reads the token with the guard's own reader, so that a cache hit is only possible where the
+/// full check reads the same token. Returns `None` wherever the check would fail on the header.
 fn read_token<'h>(token_header: &TokenHeader, headers: &'h HeaderMap) -> Option<&'h str> {
-    let name = match token_header {
-        TokenHeader::Named(name) => name,
-        TokenHeader::AuthorizationBearer => &hyper::header::AUTHORIZATION,
-    };
-    let mut values = headers.get_all(name).iter();
-    let value = values.next()?;
-    if values.next().is_some() {
-        return None;
-    }
-    let value = value.to_str().ok()?;
-    let token = match token_header {
-        TokenHeader::Named(_) => value,
-        TokenHeader::AuthorizationBearer => {
-            let (scheme, token) = value.split_once(' ')?;
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return None;
-            }
-            token.trim_start_matches(' ')
-        }
-    };
-    (!token.is_empty()).then_some(token)
+    avow_guard::read_token(token_header, headers).ok()
 }
 
 /// Verified tokens by their text, in two generations of at most `capacity` tokens each.

@@ -196,7 +196,7 @@ pub(crate) async fn run(args: GuardArgs) -> ExitCode {
     }
 }
 
-/// One serving thread per core that the process may use.
+/// Returns the number of cores the process may use: the default number of serving threads.
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
 }

@@ -341,7 +341,7 @@ impl Proxy {
             }
         };
         // The upstream always gets HTTP/1.1, and the client gets its own version back even when
-        // the upstream answers in HTTP/1.0, so that client keep-alive survives.
+        // the upstream responds in HTTP/1.0, so that client keep-alive survives.
         let client_version = parts.version;
         parts.version = Version::HTTP_11;
         let upstream_request = Request::from_parts(parts, body);
